@@ -1,0 +1,72 @@
+"""Almanac: a self-hosted job scheduler with a browser admin UI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from app.config import PROJECT_ROOT, load_config
+from app.extensions import csrf, db, limiter, login_manager, migrate
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application: config, extensions, blueprints, CLI, errors."""
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(instance_path=Path(app.instance_path)))
+    if config:
+        app.config.update(config)
+    _init_extensions(app)
+    _register_blueprints(app)
+    from app import cli, errors
+
+    cli.register(app)
+    errors.register(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind the unbound extensions to this app."""
+    from app import models  # noqa: F401  (mapped before first use)
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True, render_as_batch=True
+    )
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets the web, worker and scheduler read while one writes."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach every blueprint."""
+    from app.api import bp as api_bp
+    from app.auth import bp as auth_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
+

@@ -1,0 +1,369 @@
+"""Request and response shapes of the JSON API (camelCase on the wire).
+
+These check shape and types only; what a value means (a cron expression, a
+task's arguments) is checked by the services, which the forms share.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters (a NUL would even break PostgreSQL)."""
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
+
+
+Text = Annotated[str, AfterValidator(_printable)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_not_blank)]
+QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+JsonObject = dict[str, Any]
+
+
+class ApiModel(BaseModel):
+    """camelCase aliases; unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ErrorDetail(ApiModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+    fields: dict[str, str]
+
+
+class ErrorBody(ApiModel):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+# ---- jobs -------------------------------------------------------------------
+
+
+class JobFields(ApiModel):
+    """Every writable job field; all optional (used for PUT/PATCH)."""
+
+    name: Name | None = None
+    description: Annotated[Text, Field(max_length=1000)] | None = None
+    task_function: Annotated[str, Field(max_length=100)] | None = None
+    task_function_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    job_type: Literal["interval", "cron", "date"] | None = None
+    job_type_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    schedule_config: JsonObject | None = None
+    timezone: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    task_args: JsonObject | None = None
+    queue: QueueName | None = None
+    max_instances: Annotated[int, Field(ge=1, le=100)] | None = None
+    overlap_policy: OverlapPolicy | None = None
+    misfire_policy: MisfirePolicy | None = None
+    misfire_grace_seconds: Annotated[int, Field(ge=0, le=604800)] | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
+    retry_count: Annotated[int, Field(ge=0, le=100)] | None = None
+    retry_delay_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    retry_backoff: Backoff | None = None
+    retry_max_delay_seconds: Annotated[int, Field(ge=0, le=604800)] | None = None
+    retry_jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    max_consecutive_failures: Annotated[int, Field(ge=0, le=1000)] | None = None
+    is_enabled: bool | None = None
+    owner_id: uuid.UUID | None = None
+
+
+class JobCreate(JobFields):
+    """A new job; name and scheduleConfig are required."""
+
+    name: Name
+    schedule_config: JsonObject
+
+
+class JobUpdate(JobFields):
+    """Changed fields only; null clears an optional field."""
+
+
+class JobAction(ApiModel):
+    """An action on a job."""
+
+    action: Literal["pause", "resume", "enable", "disable"]
+    reason: Annotated[Text, Field(max_length=500)] | None = None
+    resume_at: datetime | None = None
+
+
+class ExecutionSummary(ApiModel):
+    """One execution, as listed."""
+
+    id: uuid.UUID
+    job_id: uuid.UUID
+    job_name: str | None
+    rq_job_id: str | None
+    status: ExecutionStatus
+    scheduled_for: datetime | None
+    attempt: int
+    retry_of: uuid.UUID | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_seconds: float | None
+    error_message: str | None
+    http_status: int | None
+    triggered_by: str
+    triggered_by_user_id: uuid.UUID | None
+    worker_name: str | None
+    reason: str | None
+    created_at: datetime
+
+
+class ExecutionDetail(ExecutionSummary):
+    """One execution with its result, log and traceback."""
+
+    result: Any
+    error_traceback: str | None
+    log_output: str | None
+    scheduler_instance_id: uuid.UUID | None
+
+
+class Job(ApiModel):
+    """A job as the API shows it."""
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    task_function: str
+    task_function_id: int
+    job_type: str
+    job_type_id: int
+    schedule_config: JsonObject
+    timezone: str
+    start_date: datetime | None
+    end_date: datetime | None
+    jitter_seconds: int
+    task_args: JsonObject
+    queue: str
+    max_instances: int
+    overlap_policy: OverlapPolicy
+    misfire_policy: MisfirePolicy
+    misfire_grace_seconds: int
+    timeout_seconds: int
+    retry_count: int
+    retry_delay_seconds: int
+    retry_backoff: Backoff
+    retry_max_delay_seconds: int
+    retry_jitter_seconds: int
+    max_consecutive_failures: int
+    is_enabled: bool
+    is_paused: bool
+    paused_reason: str | None
+    resume_at: datetime | None
+    status: JobStatus
+    next_run_time: datetime | None
+    last_run_time: datetime | None
+    last_status: str | None
+    consecutive_failures: int
+    owner_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class JobDetail(Job):
+    """A job with its next fire times and latest executions."""
+
+    next_run_times: list[datetime]
+    recent_executions: list[ExecutionSummary]
+
+
+class JobList(ApiModel):
+    """A page of jobs with counts over the whole filtered set."""
+
+    jobs: list[Job]
+    total: int
+    page: int
+    per_page: int
+    enabled_count: int
+    disabled_count: int
+    running_count: int
+
+
+class JobListQuery(ApiModel):
+    """Filters, search, sort and paging of GET /jobs."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    page: Annotated[int, Field(ge=1, le=100000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=100)] = 20
+    q: Annotated[Text, Field(max_length=200)] | None = None
+    status: JobStatus | None = None
+    task_function: Annotated[str, Field(max_length=100)] | None = None
+    job_type: Literal["interval", "cron", "date"] | None = None
+    sort: Literal[
+        "name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt",
+        "nextRunTime", "-nextRunTime", "lastRunTime", "-lastRunTime", "status", "-status",
+    ] = "name"
+
+
+class HistoryQuery(ApiModel):
+    """Filters and paging of execution history."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    page: Annotated[int, Field(ge=1, le=100000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=100)] = 20
+    status: ExecutionStatus | None = None
+    triggered_by: Literal["scheduler", "manual", "api", "retry"] | None = None
+    job_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ExecutionList(ApiModel):
+    """A page of executions."""
+
+    executions: list[ExecutionSummary]
+    total: int
+    page: int
+    per_page: int
+
+
+# ---- schedule preview, lookups, status, cleanup --------------------------------
+
+
+class PreviewRequest(ApiModel):
+    """What to preview."""
+
+    job_type: Literal["interval", "cron", "date"]
+    schedule_config: JsonObject
+    timezone: Annotated[Text, Field(min_length=1, max_length=64)] = "UTC"
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    count: Annotated[int, Field(ge=1, le=100)] = 5
+
+
+class FireTime(ApiModel):
+    """One fire time in UTC and in the job's zone."""
+
+    utc: datetime
+    local: str
+
+
+class PreviewResponse(ApiModel):
+    """The next fire times."""
+
+    timezone: str
+    fire_times: list[FireTime]
+
+
+class TaskFunctionOut(ApiModel):
+    """A registered task."""
+
+    id: int
+    name: str
+    display_name: str
+    description: str | None
+    handler_path: str
+    handler_type: str
+    queue: str
+    default_timeout_seconds: int
+    args_schema: JsonObject
+    is_active: bool
+    is_system: bool
+    created_at: datetime
+
+
+class TaskFunctionList(ApiModel):
+    """Every active registered task."""
+
+    task_functions: list[TaskFunctionOut]
+    total: int
+
+
+class JobTypeOut(ApiModel):
+    """A trigger kind."""
+
+    id: int
+    name: str
+    display_name: str
+    description: str | None
+
+
+class JobTypeList(ApiModel):
+    """Every trigger kind."""
+
+    job_types: list[JobTypeOut]
+
+
+class ExecutionStatusList(ApiModel):
+    """Every execution status, with whether it is final."""
+
+    statuses: list[dict[str, str | bool]]
+
+
+class InstanceOut(ApiModel):
+    """A running (or lately running) Almanac process."""
+
+    id: uuid.UUID
+    hostname: str
+    pid: int
+    role: str
+    is_leader: bool
+    leader_since: datetime | None
+    last_heartbeat: datetime
+    started_at: datetime
+    stopped_at: datetime | None
+    version: str
+
+
+class StatusResponse(ApiModel):
+    """What is known about the cluster."""
+
+    is_running: bool
+    leader_instance: InstanceOut | None
+    lease_expires_at: datetime | None
+    instances: list[InstanceOut]
+    total_jobs: int
+    enabled_jobs: int
+    paused_jobs: int
+    failed_jobs: int
+    running_jobs: int
+    execution_counts: dict[str, int]
+    next_scheduled_job: Job | None
+    queues: dict[str, int]
+    redis: dict[str, str | bool]
+
+
+class CleanupRequest(ApiModel):
+    """Delete history older than this many days."""
+
+    older_than_days: Annotated[int, Field(ge=1, le=3650)]
+
+
+class CleanupResponse(ApiModel):
+    """How many executions were deleted."""
+
+    deleted: int
+
+
+class ActionResponse(ApiModel):
+    """The job after an action."""
+
+    job: Job
+    message: str

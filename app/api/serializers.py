@@ -1,0 +1,65 @@
+"""Model rows to API shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.api import schemas
+from app.models import Execution, ScheduledJob, SchedulerInstance, TaskFunction
+
+
+def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]:
+    """Attributes of ``row`` named like the model's fields."""
+    return {name: getattr(row, name) for name in model.model_fields if name not in skip}
+
+
+def job(row: ScheduledJob) -> schemas.Job:
+    """A job as the API shows it."""
+    data = _columns(row, schemas.Job, {"task_function", "job_type", "queue"})
+    data.update(
+        task_function=row.task_function.name,
+        job_type=row.job_type.name,
+        queue=row.effective_queue,
+        task_args=row.task_args or {},
+    )
+    return schemas.Job.model_validate(data)
+
+
+def job_detail(
+    row: ScheduledJob, next_run_times: list[Any], recent: list[Execution]
+) -> schemas.JobDetail:
+    """A job with upcoming fire times and recent executions."""
+    base = job(row).model_dump()
+    return schemas.JobDetail.model_validate(
+        {
+            **base,
+            "next_run_times": next_run_times,
+            "recent_executions": [execution(item) for item in recent],
+        }
+    )
+
+
+def execution(row: Execution) -> schemas.ExecutionSummary:
+    """An execution, as listed."""
+    data = _columns(row, schemas.ExecutionSummary, {"job_name"})
+    data["job_name"] = row.job.name if row.job else None
+    return schemas.ExecutionSummary.model_validate(data)
+
+
+def execution_detail(row: Execution) -> schemas.ExecutionDetail:
+    """An execution with result, log and traceback."""
+    data = _columns(row, schemas.ExecutionDetail, {"job_name"})
+    data["job_name"] = row.job.name if row.job else None
+    return schemas.ExecutionDetail.model_validate(data)
+
+
+def task_function(row: TaskFunction) -> schemas.TaskFunctionOut:
+    """A registered task."""
+    return schemas.TaskFunctionOut.model_validate(_columns(row, schemas.TaskFunctionOut, set()))
+
+
+def instance(row: SchedulerInstance) -> schemas.InstanceOut:
+    """A process instance."""
+    return schemas.InstanceOut.model_validate(_columns(row, schemas.InstanceOut, set()))

@@ -1,0 +1,76 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.extensions import db, limiter, login_manager
+from app.models import User
+from app.services import accounts
+
+login_manager.login_view = "auth.login"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Load the signed-in user from the session."""
+    try:
+        return db.session.get(User, uuid.UUID(user_id))
+    except ValueError:
+        return None
+
+
+def _login_limit() -> str:
+    """The login rate limit, read at request time from config."""
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only follow a relative path on this site after login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and "\\" not in target:
+            return target
+    return url_for("auth.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> str | Response:
+    """Show the login form and sign the user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.home"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        user = accounts.authenticate(db.session, form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            login_user(user)
+            return redirect(_safe_next(form.next.data))
+        flash("Wrong e-mail or password.", "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required  # type: ignore[misc]
+def logout() -> Response:
+    """Sign out (POST, so a link elsewhere cannot sign you out)."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/")
+@login_required  # type: ignore[misc]
+def home() -> str:
+    """Landing page after sign-in."""
+    return render_template("auth/home.html")

@@ -1,0 +1,139 @@
+"""``flask`` commands for operators and scripts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from app import timemath
+from app.extensions import db
+from app.models import utcnow
+from app.services import accounts, catalog, demo, history
+
+
+def _fail(message: str) -> None:
+    """Exit non-zero with a one-line message."""
+    raise click.ClickException(message)
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), required=True)
+@click.option("--password", default=None, help="Prompted for (hidden) when omitted.")
+@click.option("--name", "display_name", default=None)
+@with_appcontext
+def create_user(email: str, role: str, password: str | None, display_name: str | None) -> None:
+    """Create a user."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(db.session, email, password, role, display_name)
+    except accounts.AccountError as error:
+        _fail(str(error))
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email}")
+
+
+@click.command("create-token")
+@click.option("--email", required=True)
+@click.option("--name", required=True, help="What the token is for.")
+@with_appcontext
+def create_token(email: str, name: str) -> None:
+    """Create an API token and print it once."""
+    user = accounts.find_user(db.session, email)
+    if user is None:
+        _fail(f"no user with e-mail {email}")
+    try:
+        _, token = accounts.create_token(db.session, user, name)  # type: ignore[arg-type]
+    except accounts.AccountError as error:
+        _fail(str(error))
+    db.session.commit()
+    click.echo(token)
+
+
+def _schedule_config(kind: str, expr: str | None, every: int | None, at: str | None) -> object:
+    """The schedule config the CLI options describe."""
+    options = {"cron": ("--expr", expr), "interval": ("--every", every), "date": ("--at", at)}
+    flag, value = options[kind]
+    if value is None:
+        _fail(f"--type {kind} needs {flag}")
+    return {"cron": {"expression": expr}, "interval": {"seconds": every}, "date": {"runAt": at}}[kind]
+
+
+@click.command("schedule-preview")
+@click.option("--type", "kind", type=click.Choice(timemath.JOB_TYPES), required=True)
+@click.option("--expr", help="Cron expression (5 fields, or 6 with seconds first).")
+@click.option("--every", type=int, help="Interval in seconds.")
+@click.option("--at", help="One-off wall-clock time in --tz, e.g. 2026-12-01T09:00:00.")
+@click.option("--tz", default="UTC", show_default=True, help="IANA time zone.")
+@click.option("--start", help="Wall-clock time in --tz to start from (default: now).")
+@click.option("--end", help="Wall-clock time in --tz after which nothing fires.")
+@click.option("--count", type=click.IntRange(1, 1000), default=5, show_default=True)
+def schedule_preview(
+    kind: str, expr: str | None, every: int | None, at: str | None, tz: str,
+    start: str | None, end: str | None, count: int,
+) -> None:
+    """Print the next fire times, one per line, in UTC (ISO-8601, ending in Z)."""
+    try:
+        zone = timemath.parse_timezone(tz)
+        trigger = timemath.parse_trigger(kind, _schedule_config(kind, expr, every, at))
+        after = _wall_time("--start", start, zone) if start else utcnow()
+        until = _wall_time("--end", end, zone) if end else None
+    except timemath.ScheduleError as error:
+        _fail(f"{error.field}: {error.message}")
+    for moment in timemath.fire_times(trigger, zone, after, count, anchor=after, end=until):
+        click.echo(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _wall_time(flag: str, text: str, zone: timemath.ZoneInfo) -> datetime:
+    """Parse a wall-clock time given on the command line."""
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{flag}: not an ISO-8601 date-time: {text!r}")
+    if naive.tzinfo is not None:
+        _fail(f"{flag}: give wall-clock time in --tz, without an offset")
+    return timemath.resolve_wall_time(naive, zone)
+
+
+@click.command("sync-tasks")
+@with_appcontext
+def sync_tasks() -> None:
+    """Mirror the registered tasks and job types into the database."""
+    catalog.ensure_job_types(db.session)
+    counts = catalog.sync_task_functions(db.session)
+    db.session.commit()
+    click.echo(", ".join(f"{count} {what}" for what, count in counts.items()))
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo() -> None:
+    """Create a demo admin and a few demo jobs (idempotent); print the login."""
+    from flask import current_app
+
+    email, password = demo.seed(db.session, utcnow(), Path(current_app.instance_path))
+    db.session.commit()
+    click.echo(f"demo admin: {email} / {password}")
+
+
+@click.command("cleanup")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="Default: retention.")
+@with_appcontext
+def cleanup(days: int | None) -> None:
+    """Delete finished executions older than the retention period."""
+    from flask import current_app
+
+    keep = days or current_app.config["HISTORY_RETENTION_DAYS"]
+    deleted = history.purge_before(db.session, utcnow() - timedelta(days=keep))
+    click.echo(f"deleted {deleted} executions older than {keep} days")
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app's CLI."""
+    for command in (create_user, create_token, schedule_preview, sync_tasks, seed_demo, cleanup):
+        app.cli.add_command(command)

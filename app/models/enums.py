@@ -1,0 +1,116 @@
+"""Status vocabularies, stored as plain strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a user may do: admins everything, editors their own jobs, viewers read."""
+
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
+
+
+class JobStatus(StrEnum):
+    """A job's derived state, kept in a column for filtering."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class ExecutionStatus(StrEnum):
+    """Lifecycle of one execution (one run, or one slot that did not run)."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the execution can change no more."""
+        return self not in _OPEN_STATUSES
+
+
+_OPEN_STATUSES = {ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING}
+
+
+class TriggeredBy(StrEnum):
+    """What started an execution."""
+
+    SCHEDULER = "scheduler"
+    MANUAL = "manual"
+    API = "api"
+    RETRY = "retry"
+
+
+class OverlapPolicy(StrEnum):
+    """What to do with a slot when max_instances runs are already going."""
+
+    SKIP = "skip"
+    QUEUE = "queue"
+
+
+class MisfirePolicy(StrEnum):
+    """What to do with slots missed while nothing was running."""
+
+    RUN_ONCE = "run_once"
+    SKIP = "skip"
+    RUN_ALL = "run_all"
+
+
+class Backoff(StrEnum):
+    """How the delay grows between retries."""
+
+    FIXED = "fixed"
+    LINEAR = "linear"
+    EXPONENTIAL = "exponential"
+
+
+class RetryStatus(StrEnum):
+    """State of a row in the retry table."""
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DONE = "done"
+    DEAD = "dead"
+    DISCARDED = "discarded"
+
+
+class WebhookPhase(StrEnum):
+    """Lifecycle phases a webhook can subscribe to."""
+
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    RETRYING = "retrying"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+
+
+class DeliveryStatus(StrEnum):
+    """State of one webhook delivery."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class InstanceRole(StrEnum):
+    """Which Almanac process an instance row describes."""
+
+    SCHEDULER = "scheduler"
+    WORKER = "worker"
+    RETRY = "retry"

@@ -1,0 +1,102 @@
+"""Runs of jobs (executions) and the retry table."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.enums import ExecutionStatus, RetryStatus, TriggeredBy
+from app.models.jobs import ScheduledJob
+from app.models.types import UTCDateTime, utcnow
+
+_SCHEDULER_ONLY = text("triggered_by = 'scheduler'")
+
+
+class Execution(db.Model):  # type: ignore[name-defined,misc]
+    """One run of a job, or one slot that was skipped or missed."""
+
+    __tablename__ = "executions"
+    __table_args__ = (
+        # The ledger: a slot fired by the scheduler exists at most once, so a
+        # second scheduler, a redelivered message or a restart is a no-op.
+        # Manual runs and retries may share the slot's time, hence partial.
+        Index(
+            "uq_executions_job_slot",
+            "job_id",
+            "scheduled_for",
+            unique=True,
+            sqlite_where=_SCHEDULER_ONLY,
+            postgresql_where=_SCHEDULER_ONLY,
+        ),
+        Index("ix_executions_job_started", "job_id", "started_at"),
+        Index("ix_executions_status", "status"),
+        Index("ix_executions_started_at", "started_at"),
+        Index("ix_executions_created_at", "created_at"),
+        Index("ix_executions_retry_of", "retry_of"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("scheduled_jobs.id", ondelete="CASCADE")
+    )
+    rq_job_id: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(12), default=ExecutionStatus.PENDING.value)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempt: Mapped[int] = mapped_column(default=1)
+    retry_of: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL")
+    )
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column()
+    result: Mapped[Any | None] = mapped_column(JSON)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_traceback: Mapped[str | None] = mapped_column(Text)
+    log_output: Mapped[str | None] = mapped_column(Text)
+    http_status: Mapped[int | None] = mapped_column()
+    triggered_by: Mapped[str] = mapped_column(String(10), default=TriggeredBy.SCHEDULER.value)
+    triggered_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    worker_name: Mapped[str | None] = mapped_column(String(255))
+    scheduler_instance_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("scheduler_instances.id", ondelete="SET NULL")
+    )
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    job: Mapped[ScheduledJob] = relationship()
+
+
+class RetryItem(db.Model):  # type: ignore[name-defined,misc]
+    """A failed execution waiting for its next attempt."""
+
+    __tablename__ = "retry_items"
+    __table_args__ = (
+        Index("ix_retry_items_status_next_try", "status", "next_try_at"),
+        Index("ix_retry_items_job_id", "job_id"),
+        Index("ix_retry_items_execution_id", "execution_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("executions.id", ondelete="CASCADE")
+    )
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduled_jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column()
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(10), default=RetryStatus.PENDING.value)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    execution: Mapped[Execution] = relationship()
+    job: Mapped[ScheduledJob] = relationship()

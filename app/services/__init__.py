@@ -1,0 +1,1 @@
+"""Business logic: takes explicit arguments, never touches ``request``."""

@@ -1,0 +1,74 @@
+"""Reading execution history."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.models import Execution, Role, ScheduledJob, User
+from app.services.errors import NotFound
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    """What history can be filtered by."""
+
+    page: int = 1
+    per_page: int = 20
+    status: str | None = None
+    triggered_by: str | None = None
+    job_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of executions."""
+
+    items: list[Execution]
+    total: int
+
+
+def _visible(user: User) -> Select[tuple[Execution]]:
+    """Executions of jobs this user may see (deleted jobs' history stays visible)."""
+    query = select(Execution).join(ScheduledJob, Execution.job_id == ScheduledJob.id)
+    if user.role == Role.EDITOR:
+        query = query.where(ScheduledJob.owner_id == user.id)
+    return query
+
+
+def list_executions(session: Session, user: User, filters: HistoryFilters) -> HistoryPage:
+    """A page of executions, newest first."""
+    query = _visible(user)
+    conditions = {
+        Execution.status: filters.status,
+        Execution.triggered_by: filters.triggered_by,
+        Execution.job_id: filters.job_id,
+    }
+    for column, value in conditions.items():
+        if value is not None:
+            query = query.where(column == value)
+    if filters.since is not None:
+        query = query.where(Execution.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(Execution.created_at < filters.until)
+    total = session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+    rows = session.scalars(
+        query.order_by(Execution.created_at.desc(), Execution.id)
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+    ).all()
+    return HistoryPage(list(rows), total)
+
+
+def get_execution(session: Session, user: User, execution_id: uuid.UUID) -> Execution:
+    """One execution of a job this user may see."""
+    row = session.scalar(_visible(user).where(Execution.id == execution_id))
+    if row is None:
+        raise NotFound("No such execution.")
+    return row

@@ -1,0 +1,180 @@
+"""What job field values mean: checked here once, for the API and the forms.
+
+Input is a mapping of snake_case field names to values already of the right
+type (the API's schemas or a form did that); errors name the API's camelCase
+fields so a client can point at the culprit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import timemath
+from app.models import JobType, ScheduledJob, TaskFunction
+from app.services.errors import Invalid
+from app.services.catalog import task_function_row
+from app.tasks import TaskArgsError, registry
+
+_INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))
+
+
+class _Errors(dict[str, str]):
+    """Collects field errors so the client sees all of them at once."""
+
+    def check(self) -> None:
+        if self:
+            first = next(iter(self.items()))
+            raise Invalid(f"{first[0]}: {first[1]}", dict(self))
+
+
+def normalize_fields(
+    session: Session, data: dict[str, Any], current: ScheduledJob | None, now: datetime
+) -> dict[str, Any]:
+    """Validate a create (``current`` None) or a partial update; return column values."""
+    errors = _Errors()
+    values = {key: _plain(value) for key, value in data.items() if key not in _DERIVED}
+    task = _task_function(session, data, current, errors)
+    job_type = _job_type(session, data, current, errors)
+    zone = _zone(data, current, errors)
+    errors.check()
+    assert task is not None and job_type is not None and zone is not None
+    values.update(task_function_id=task.id, job_type_id=job_type.id, timezone=zone.key)
+    _schedule(data, current, job_type.name, zone, values, errors, now)
+    _task_args(data, current, task, values, errors)
+    if current is None and "timeout_seconds" not in data:
+        values["timeout_seconds"] = task.default_timeout_seconds
+    errors.check()
+    return values
+
+
+_DERIVED = frozenset({"task_function", "job_type"})
+
+
+def _plain(value: Any) -> Any:
+    """Enums to their stored strings."""
+    return getattr(value, "value", value)
+
+
+def _task_function(
+    session: Session, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
+) -> TaskFunction | None:
+    """Resolve the task by name or id; it must be registered in code."""
+    name, row_id = data.get("task_function"), data.get("task_function_id")
+    if name is None and row_id is None:
+        if current is not None:
+            return current.task_function
+        errors["taskFunction"] = "is required"
+        return None
+    if name is None:
+        by_id = session.get(TaskFunction, row_id)
+        name = by_id.name if by_id else None
+        if name is None:
+            errors["taskFunctionId"] = "no such task function"
+            return None
+    if name not in registry:
+        errors["taskFunction"] = f"unknown task {name!r}; see /api/v1/task-functions"
+        return None
+    row = task_function_row(session, name)
+    if row_id is not None and row.id != row_id:
+        errors["taskFunctionId"] = "does not match taskFunction"
+    elif not row.is_active:
+        errors["taskFunction"] = f"task {name!r} is not active"
+    return row
+
+
+def _job_type(
+    session: Session, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
+) -> JobType | None:
+    """Resolve the job type by name or id, or infer it from the schedule config."""
+    name, row_id = data.get("job_type"), data.get("job_type_id")
+    if name is None and row_id is None:
+        if current is not None:
+            return current.job_type
+        config = data.get("schedule_config") or {}
+        name = next((kind for key, kind in _INFERRED_TYPE if key in config), "interval")
+    query = select(JobType).where(JobType.name == name if name else JobType.id == row_id)
+    row = session.scalar(query)
+    if row is None:
+        errors["jobTypeId" if name is None else "jobType"] = "no such job type"
+    elif row_id is not None and row.id != row_id:
+        errors["jobTypeId"] = "does not match jobType"
+    return row
+
+
+def _zone(data: dict[str, Any], current: ScheduledJob | None, errors: _Errors) -> ZoneInfo | None:
+    """The job's IANA time zone."""
+    name = data.get("timezone") or (current.timezone if current else "UTC")
+    try:
+        return timemath.parse_timezone(name)
+    except timemath.ScheduleError as error:
+        errors["timezone"] = error.message
+        return None
+
+
+def _schedule(
+    data: dict[str, Any],
+    current: ScheduledJob | None,
+    kind: str,
+    zone: ZoneInfo,
+    values: dict[str, Any],
+    errors: _Errors,
+    now: datetime,
+) -> None:
+    """Validate the trigger and the start/end window; store their canonical forms."""
+    config = data.get("schedule_config", current.schedule_config if current else None)
+    try:
+        trigger = timemath.parse_trigger(kind, config)
+    except timemath.ScheduleError as error:
+        key = "scheduleConfig" if error.field == "scheduleConfig" else f"scheduleConfig.{error.field}"
+        errors["jobType" if error.field == "jobType" else key] = error.message
+        return
+    values["schedule_config"] = _canonical_config(trigger, config)
+    start = _localize(data.get("start_date", current.start_date if current else None), zone)
+    end = _localize(data.get("end_date", current.end_date if current else None), zone)
+    values["start_date"], values["end_date"] = start, end
+    if start and end and end <= start:
+        errors["endDate"] = "must be after startDate"
+    elif isinstance(trigger, timemath.DateTrigger) and _schedule_touched(data):
+        if timemath.resolve_wall_time(trigger.run_at, zone) <= now:
+            errors["scheduleConfig.runAt"] = "is in the past"
+
+
+def _schedule_touched(data: dict[str, Any]) -> bool:
+    return any(key in data for key in ("schedule_config", "timezone", "job_type", "job_type_id"))
+
+
+def _canonical_config(trigger: timemath.Trigger, config: Any) -> dict[str, Any]:
+    """The stored form of a valid schedule config."""
+    if isinstance(trigger, timemath.CronTrigger):
+        return {"expression": trigger.expression}
+    if isinstance(trigger, timemath.DateTrigger):
+        return {"runAt": trigger.run_at.isoformat()}
+    return {key: value for key, value in dict(config).items() if value}
+
+
+def _localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """A naive datetime is wall-clock time in the job's zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return timemath.resolve_wall_time(value, zone)
+
+
+def _task_args(
+    data: dict[str, Any],
+    current: ScheduledJob | None,
+    task: TaskFunction,
+    values: dict[str, Any],
+    errors: _Errors,
+) -> None:
+    """Check the arguments against the task's declared schema."""
+    args = data.get("task_args", current.task_args if current else None)
+    try:
+        values["task_args"] = registry.get(task.name).validate_args(args)
+    except TaskArgsError as error:
+        for path, message in error.errors.items():
+            errors["taskArgs" + (f".{path}" if path else "")] = message

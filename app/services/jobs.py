@@ -1,0 +1,278 @@
+"""Creating, changing, listing and acting on scheduled jobs."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AuditEvent,
+    Execution,
+    ExecutionStatus,
+    JobStatus,
+    JobType,
+    Role,
+    ScheduledJob,
+    TaskFunction,
+    User,
+)
+from app.services import schedule
+from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.job_fields import normalize_fields
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What GET /jobs filters and sorts by."""
+
+    page: int = 1
+    per_page: int = 20
+    q: str | None = None
+    status: str | None = None
+    task_function: str | None = None
+    job_type: str | None = None
+    sort: str = "name"
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of jobs with counts over the filtered set."""
+
+    jobs: list[ScheduledJob]
+    total: int
+    enabled_count: int
+    disabled_count: int
+    running_count: int
+
+
+def visible_jobs(user: User) -> Select[tuple[ScheduledJob]]:
+    """Jobs this user may see: editors their own, others all; never deleted ones."""
+    query = select(ScheduledJob).where(ScheduledJob.deleted_at.is_(None))
+    if user.role == Role.EDITOR:
+        query = query.where(ScheduledJob.owner_id == user.id)
+    return query
+
+
+def get_job(session: Session, user: User, job_id: uuid.UUID) -> ScheduledJob:
+    """A job this user may see, else NotFound (never revealing others' jobs)."""
+    job = session.scalar(visible_jobs(user).where(ScheduledJob.id == job_id))
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def _require_writer(user: User) -> None:
+    if not user.can_write:
+        raise Forbidden("Viewers cannot change jobs.")
+
+
+def create_job(session: Session, user: User, data: dict[str, Any], now: datetime) -> ScheduledJob:
+    """Validate and store a new job owned by ``user`` (or by ``owner_id`` for admins)."""
+    _require_writer(user)
+    values = normalize_fields(session, data, None, now)
+    owner_id = values.pop("owner_id", None) or user.id
+    _check_owner(session, user, owner_id)
+    job = ScheduledJob(**values, owner_id=owner_id, created_by=user.id, updated_by=user.id)
+    job.created_at = job.updated_at = now
+    session.add(job)
+    session.flush()
+    _refresh_schedule(job, now)
+    _audit(session, job, user, "created", {k: _jsonable(v) for k, v in values.items()}, now)
+    return job
+
+
+def update_job(
+    session: Session, user: User, job: ScheduledJob, data: dict[str, Any], now: datetime
+) -> ScheduledJob:
+    """Apply a partial update; only changed fields are audited."""
+    _require_writer(user)
+    values = normalize_fields(session, data, job, now)
+    if "owner_id" in values:
+        _check_owner(session, user, values["owner_id"] or user.id)
+    changes = {}
+    for key, value in values.items():
+        old = getattr(job, key)
+        if old != value:
+            changes[key] = {"from": _jsonable(old), "to": _jsonable(value)}
+            setattr(job, key, value)
+    if changes:
+        job.updated_by = user.id
+        job.updated_at = now
+        job.status = job.derive_status()
+        _refresh_schedule(job, now)
+        _audit(session, job, user, "updated", changes, now)
+    return job
+
+
+def delete_job(session: Session, user: User, job: ScheduledJob, now: datetime) -> None:
+    """Soft-delete: the row and its history stay, the job never fires again."""
+    _require_writer(user)
+    job.deleted_at = now
+    job.next_run_time = None
+    job.updated_by = user.id
+    _audit(session, job, user, "deleted", {}, now)
+
+
+def apply_action(
+    session: Session,
+    user: User,
+    job: ScheduledJob,
+    action: str,
+    now: datetime,
+    reason: str | None = None,
+    resume_at: datetime | None = None,
+) -> str:
+    """Pause, resume, enable or disable a job; returns a message for the user."""
+    _require_writer(user)
+    handler, message = _ACTIONS[action]
+    details = handler(job, now, reason, resume_at)
+    job.status = job.derive_status()
+    job.updated_by = user.id
+    job.updated_at = now
+    _refresh_schedule(job, now)
+    _audit(session, job, user, action, details, now)
+    return message
+
+
+def _pause(
+    job: ScheduledJob, now: datetime, reason: str | None, resume_at: datetime | None
+) -> dict[str, Any]:
+    if resume_at is not None and resume_at <= now:
+        raise Invalid("The resume time must be in the future.", {"resumeAt": "must be in the future"})
+    job.is_paused = True
+    job.paused_reason = reason
+    job.resume_at = resume_at
+    return {"reason": reason, "resumeAt": _jsonable(resume_at)}
+
+
+def _resume(job: ScheduledJob, *_: Any) -> dict[str, Any]:
+    if not job.is_paused and job.status != JobStatus.FAILED:
+        raise Conflict("The job is not paused.")
+    job.is_paused = False
+    job.paused_reason = None
+    job.resume_at = None
+    # Resuming a job stopped for repeated failures gives it a clean slate.
+    job.status = JobStatus.ACTIVE.value
+    job.consecutive_failures = 0
+    return {}
+
+
+def _set_enabled(enabled: bool) -> Any:
+    def handler(job: ScheduledJob, *_: Any) -> dict[str, Any]:
+        job.is_enabled = enabled
+        return {}
+
+    return handler
+
+
+_ACTIONS = {
+    "pause": (_pause, "Job paused."),
+    "resume": (_resume, "Job resumed."),
+    "enable": (_set_enabled(True), "Job enabled."),
+    "disable": (_set_enabled(False), "Job disabled."),
+}
+
+
+def list_jobs(session: Session, user: User, filters: JobFilters) -> JobPage:
+    """A filtered, sorted page of the jobs this user may see."""
+    query = _filtered(user, filters)
+    ids = query.with_only_columns(ScheduledJob.id).subquery()
+    total, enabled = session.execute(
+        select(func.count(), func.count().filter(ScheduledJob.is_enabled)).where(
+            ScheduledJob.id.in_(select(ids.c.id))
+        )
+    ).one()
+    running = session.scalar(
+        select(func.count(func.distinct(Execution.job_id))).where(
+            Execution.job_id.in_(select(ids.c.id)),
+            Execution.status == ExecutionStatus.RUNNING.value,
+        )
+    )
+    rows = session.scalars(
+        _sorted(query, filters.sort)
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+    ).all()
+    return JobPage(list(rows), total, enabled, total - enabled, running or 0)
+
+
+def _filtered(user: User, filters: JobFilters) -> Select[tuple[ScheduledJob]]:
+    query = visible_jobs(user)
+    if filters.q:
+        pattern = "%" + filters.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(
+            func.lower(ScheduledJob.name).like(pattern, escape="\\")
+            | func.lower(func.coalesce(ScheduledJob.description, "")).like(pattern, escape="\\")
+        )
+    if filters.status:
+        query = query.where(ScheduledJob.status == filters.status)
+    if filters.task_function:
+        query = query.join(TaskFunction).where(TaskFunction.name == filters.task_function)
+    if filters.job_type:
+        query = query.join(JobType).where(JobType.name == filters.job_type)
+    return query
+
+
+_SORT_COLUMNS = {
+    "name": ScheduledJob.name,
+    "createdAt": ScheduledJob.created_at,
+    "updatedAt": ScheduledJob.updated_at,
+    "nextRunTime": ScheduledJob.next_run_time,
+    "lastRunTime": ScheduledJob.last_run_time,
+    "status": ScheduledJob.status,
+}
+
+
+def _sorted(query: Select[tuple[ScheduledJob]], sort: str) -> Select[tuple[ScheduledJob]]:
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+    return query.order_by(order, ScheduledJob.id)
+
+
+def recent_executions(session: Session, job: ScheduledJob, limit: int = 10) -> list[Execution]:
+    """The job's latest executions, newest first."""
+    return list(
+        session.scalars(
+            select(Execution)
+            .where(Execution.job_id == job.id)
+            .order_by(Execution.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _refresh_schedule(job: ScheduledJob, now: datetime) -> None:
+    """Keep ``next_run_time`` true after any change."""
+    job.next_run_time = schedule.next_run(job, now)
+
+
+def _check_owner(session: Session, user: User, owner_id: uuid.UUID) -> None:
+    if owner_id != user.id and user.role != Role.ADMIN:
+        raise Forbidden("Only admins may give a job to someone else.")
+    if session.get(User, owner_id) is None:
+        raise Invalid("No such owner.", {"ownerId": "no such user"})
+
+
+def _audit(
+    session: Session,
+    job: ScheduledJob,
+    user: User,
+    action: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    session.add(AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now))
+
+
+def _jsonable(value: Any) -> Any:
+    """Make a value fit a JSON audit column."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
