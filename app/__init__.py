@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application: config, extensions, blueprints, CLI, errors."""
     app = Flask(
         __name__,
-        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_path=os.environ.get("ALMANAC_INSTANCE", str(PROJECT_ROOT / "instance")),
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
     )
@@ -66,7 +67,8 @@ def _register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
+    from app.status import bp as status_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
-
+    app.register_blueprint(status_bp)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask
@@ -14,8 +16,11 @@ from app.extensions import db
 from app.models import utcnow
 from app.services import accounts, catalog, demo, history
 
+# Times near datetime's limits overflow once shifted by a UTC offset.
+_MIN_YEAR, _MAX_YEAR = 1970, 9998
 
-def _fail(message: str) -> None:
+
+def _fail(message: str) -> NoReturn:
     """Exit non-zero with a one-line message."""
     raise click.ClickException(message)
 
@@ -48,7 +53,7 @@ def create_token(email: str, name: str) -> None:
     if user is None:
         _fail(f"no user with e-mail {email}")
     try:
-        _, token = accounts.create_token(db.session, user, name)  # type: ignore[arg-type]
+        _, token = accounts.create_token(db.session, user, name)
     except accounts.AccountError as error:
         _fail(str(error))
     db.session.commit()
@@ -61,7 +66,9 @@ def _schedule_config(kind: str, expr: str | None, every: int | None, at: str | N
     flag, value = options[kind]
     if value is None:
         _fail(f"--type {kind} needs {flag}")
-    return {"cron": {"expression": expr}, "interval": {"seconds": every}, "date": {"runAt": at}}[kind]
+    return {"cron": {"expression": expr}, "interval": {"seconds": every}, "date": {"runAt": at}}[
+        kind
+    ]
 
 
 @click.command("schedule-preview")
@@ -74,8 +81,14 @@ def _schedule_config(kind: str, expr: str | None, every: int | None, at: str | N
 @click.option("--end", help="Wall-clock time in --tz after which nothing fires.")
 @click.option("--count", type=click.IntRange(1, 1000), default=5, show_default=True)
 def schedule_preview(
-    kind: str, expr: str | None, every: int | None, at: str | None, tz: str,
-    start: str | None, end: str | None, count: int,
+    kind: str,
+    expr: str | None,
+    every: int | None,
+    at: str | None,
+    tz: str,
+    start: str | None,
+    end: str | None,
+    count: int,
 ) -> None:
     """Print the next fire times, one per line, in UTC (ISO-8601, ending in Z)."""
     try:
@@ -85,11 +98,15 @@ def schedule_preview(
         until = _wall_time("--end", end, zone) if end else None
     except timemath.ScheduleError as error:
         _fail(f"{error.field}: {error.message}")
-    for moment in timemath.fire_times(trigger, zone, after, count, anchor=after, end=until):
+    try:
+        moments = timemath.fire_times(trigger, zone, after, count, anchor=after, end=until)
+    except OverflowError:
+        _fail("the fire times run past the year 9999")
+    for moment in moments:
         click.echo(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
-def _wall_time(flag: str, text: str, zone: timemath.ZoneInfo) -> datetime:
+def _wall_time(flag: str, text: str, zone: ZoneInfo) -> datetime:
     """Parse a wall-clock time given on the command line."""
     try:
         naive = datetime.fromisoformat(text)
@@ -97,6 +114,8 @@ def _wall_time(flag: str, text: str, zone: timemath.ZoneInfo) -> datetime:
         _fail(f"{flag}: not an ISO-8601 date-time: {text!r}")
     if naive.tzinfo is not None:
         _fail(f"{flag}: give wall-clock time in --tz, without an offset")
+    if not _MIN_YEAR <= naive.year <= _MAX_YEAR:
+        _fail(f"{flag}: the year must be between {_MIN_YEAR} and {_MAX_YEAR}: {text!r}")
     return timemath.resolve_wall_time(naive, zone)
 
 

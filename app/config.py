@@ -6,8 +6,11 @@ A malformed value fails start-up with a message naming the variable.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import secrets
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,8 @@ def parse_float(name: str, raw: str, *, minimum: float = 0.0) -> float:
         value = float(raw.strip())
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if not value >= minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {raw!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be a finite number >= {minimum}, got {raw!r}")
     return value
 
 
@@ -58,20 +61,44 @@ def parse_list(name: str, raw: str) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def parse_networks(name: str, raw: str) -> list[str]:
+    """Parse a comma-separated list of IP networks (CIDR) or addresses."""
+    networks = []
+    for item in parse_list(name, raw):
+        try:
+            networks.append(str(ipaddress.ip_network(item)))
+        except ValueError as error:
+            raise ConfigError(f"{name}: {item!r} is not an IP network ({error})") from None
+    return networks
+
+
+def _read_secret_key(key_file: Path) -> str:
+    """The key in an existing key file; an empty file is refused, not used."""
+    key = key_file.read_text().strip()
+    if not key:
+        raise ConfigError(f"{key_file} is empty; delete it to generate a new secret key")
+    return key
+
+
 def _secret_key(instance_path: Path) -> str:
     """Return the secret key kept in instance/, generating it once."""
     key_file = instance_path / "secret_key"
     if key_file.exists():
-        return key_file.read_text().strip()
+        return _read_secret_key(key_file)
     instance_path.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    # O_EXCL: two processes starting at once must agree on one key.
+    # Write the key to a private temporary file, then link it into place: the key
+    # file appears complete or not at all, and when two processes start at once
+    # the link of the second fails, so both use the first one's key.
+    fd, temporary = tempfile.mkstemp(dir=instance_path, prefix=".secret_key.")  # mode 0600
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        os.link(temporary, key_file)
     except FileExistsError:
-        return key_file.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+        return _read_secret_key(key_file)
+    finally:
+        os.unlink(temporary)
     return key
 
 
@@ -81,6 +108,7 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("REDIS_URL", lambda _n, v: v, "redis://127.0.0.1:6379/0"),
     ("RQ_DEFAULT_QUEUE", lambda _n, v: v, "default"),
     ("WORKER_CONCURRENCY", lambda n, v: parse_int(n, v, minimum=1), "2"),
+    ("WORKER_QUEUES", parse_list, ""),
     ("SCHEDULER_POLL_SECONDS", lambda n, v: parse_float(n, v, minimum=0.05), "0.5"),
     ("RECONCILE_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "30"),
     ("HISTORY_RETENTION_DAYS", lambda n, v: parse_int(n, v, minimum=1), "30"),
@@ -88,7 +116,7 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("LOGIN_RATE_LIMIT", lambda _n, v: v, "10 per minute;50 per hour"),
     ("RATELIMIT_STORAGE_URI", lambda _n, v: v, ""),
     ("RATELIMIT_ENABLED", parse_bool, "true"),
-    ("ALLOWED_OUTBOUND_NETWORKS", parse_list, ""),
+    ("ALLOWED_OUTBOUND_NETWORKS", parse_networks, ""),
     ("SESSION_COOKIE_SECURE", parse_bool, "false"),
     ("API_MAX_PER_PAGE", lambda n, v: parse_int(n, v, minimum=1), "100"),
 ]

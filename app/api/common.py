@@ -60,9 +60,9 @@ def api_user(*roles: Role) -> User:
 
 
 def parse_body(model: type[M]) -> M:
-    """Validate the JSON body strictly against a model (no type coercion)."""
+    """Validate the JSON body against a (strict) request model."""
     try:
-        return model.model_validate_json(request.get_data() or b"null", strict=True)
+        return model.model_validate_json(request.get_data() or b"null")
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise ApiError(400, "The request body is not valid JSON.") from None

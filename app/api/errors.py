@@ -35,7 +35,9 @@ class ApiError(Exception):
 
 def error_response(status: int, message: str, fields: dict[str, str] | None = None) -> Any:
     """A JSON error response."""
-    body = {"error": {"code": _CODES.get(status, "error"), "message": message, "fields": fields or {}}}
+    body = {
+        "error": {"code": _CODES.get(status, "error"), "message": message, "fields": fields or {}}
+    }
     response = jsonify(body)
     response.status_code = status
     return response

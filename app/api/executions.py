@@ -28,7 +28,11 @@ def history_page(user: User, query: HistoryQuery, **overrides: Any) -> Any:
 
 
 @spec.route(
-    "/history", "GET", summary="All executions", tag="history", query=HistoryQuery,
+    "/history",
+    "GET",
+    summary="All executions",
+    tag="history",
+    query=HistoryQuery,
     response=ExecutionList,
 )
 def all_history() -> Any:
@@ -37,7 +41,10 @@ def all_history() -> Any:
 
 
 @spec.route(
-    "/executions/<uuid:execution_id>", "GET", summary="One execution", tag="history",
+    "/executions/<uuid:execution_id>",
+    "GET",
+    summary="One execution",
+    tag="history",
     response=ExecutionDetail,
 )
 def get_execution(execution_id: uuid.UUID) -> Any:

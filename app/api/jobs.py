@@ -53,7 +53,12 @@ def list_jobs() -> Any:
 
 
 @spec.route(
-    "/jobs", "POST", summary="Create a job", tag="jobs", body=JobCreate, response=JobDetail,
+    "/jobs",
+    "POST",
+    summary="Create a job",
+    tag="jobs",
+    body=JobCreate,
+    response=JobDetail,
     status=201,
 )
 def create_job() -> Any:
@@ -86,7 +91,11 @@ def put_job(job_id: uuid.UUID) -> Any:
 
 
 @spec.route(
-    _RULE, "PATCH", summary="Update some fields of a job", tag="jobs", body=JobUpdate,
+    _RULE,
+    "PATCH",
+    summary="Update some fields of a job",
+    tag="jobs",
+    body=JobUpdate,
     response=JobDetail,
 )
 def patch_job(job_id: uuid.UUID) -> Any:
@@ -104,8 +113,13 @@ def delete_job(job_id: uuid.UUID) -> Any:
 
 
 @spec.route(
-    _RULE + "/action", "POST", summary="Pause, resume, enable or disable a job", tag="jobs",
-    body=JobAction, response=ActionResponse, errors=(400, 401, 403, 404, 409, 413, 422),
+    _RULE + "/action",
+    "POST",
+    summary="Pause, resume, enable or disable a job",
+    tag="jobs",
+    body=JobAction,
+    response=ActionResponse,
+    errors=(400, 401, 403, 404, 409, 413, 422),
 )
 def job_action(job_id: uuid.UUID) -> Any:
     """Apply an action to a job."""
@@ -120,7 +134,11 @@ def job_action(job_id: uuid.UUID) -> Any:
 
 
 @spec.route(
-    _RULE + "/history", "GET", summary="Executions of a job", tag="history", query=HistoryQuery,
+    _RULE + "/history",
+    "GET",
+    summary="Executions of a job",
+    tag="history",
+    query=HistoryQuery,
     response=ExecutionList,
 )
 def job_history(job_id: uuid.UUID) -> Any:

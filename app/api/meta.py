@@ -36,8 +36,13 @@ def openapi() -> Any:
 
 
 @spec.route(
-    "/schedule-preview", "POST", summary="Preview fire times", tag="jobs", body=PreviewRequest,
-    response=PreviewResponse, errors=(400, 401, 413, 422),
+    "/schedule-preview",
+    "POST",
+    summary="Preview fire times",
+    tag="jobs",
+    body=PreviewRequest,
+    response=PreviewResponse,
+    errors=(400, 401, 413, 422),
 )
 def schedule_preview() -> Any:
     """The next fire times of a schedule, in UTC and in its zone."""
@@ -46,15 +51,21 @@ def schedule_preview() -> Any:
         zone = timemath.parse_timezone(body.timezone)
         trigger = timemath.parse_trigger(body.job_type, body.schedule_config)
     except timemath.ScheduleError as error:
-        field = error.field if error.field in ("timezone", "jobType") else (
-            f"scheduleConfig.{error.field}" if error.field != "scheduleConfig" else error.field
+        field = (
+            error.field
+            if error.field in ("timezone", "jobType")
+            else (
+                f"scheduleConfig.{error.field}" if error.field != "scheduleConfig" else error.field
+            )
         )
         raise ApiError(422, error.message, {field: error.message}) from None
     start = _localized(body.start_date, zone)
     end = _localized(body.end_date, zone)
     now = utcnow()
     after = max(now, start - timedelta(microseconds=1)) if start else now
-    times = timemath.fire_times(trigger, zone, after, body.count, anchor=start or now, start=start, end=end)
+    times = timemath.fire_times(
+        trigger, zone, after, body.count, anchor=start or now, start=start, end=end
+    )
     fire = [FireTime(utc=t, local=t.astimezone(zone).isoformat()) for t in times]
     return respond(PreviewResponse(timezone=zone.key, fire_times=fire))
 
@@ -66,8 +77,12 @@ def _localized(value: Any, zone: Any) -> Any:
 
 
 @spec.route(
-    "/task-functions", "GET", summary="Registered tasks", tag="lookups",
-    response=TaskFunctionList, errors=(401,),
+    "/task-functions",
+    "GET",
+    summary="Registered tasks",
+    tag="lookups",
+    response=TaskFunctionList,
+    errors=(401,),
 )
 def task_functions() -> Any:
     """Every active task function, with its argument schema."""
@@ -79,17 +94,25 @@ def task_functions() -> Any:
     return respond(TaskFunctionList(task_functions=items, total=len(items)))
 
 
-@spec.route("/job-types", "GET", summary="Job types", tag="lookups", response=JobTypeList, errors=(401,))
+@spec.route(
+    "/job-types", "GET", summary="Job types", tag="lookups", response=JobTypeList, errors=(401,)
+)
 def job_types() -> Any:
     """interval, cron and date."""
     api_user()
     rows = db.session.scalars(select(JobType).where(JobType.is_active).order_by(JobType.id)).all()
-    return respond(JobTypeList(job_types=[JobTypeOut.model_validate(r, from_attributes=True) for r in rows]))
+    return respond(
+        JobTypeList(job_types=[JobTypeOut.model_validate(r, from_attributes=True) for r in rows])
+    )
 
 
 @spec.route(
-    "/execution-statuses", "GET", summary="Execution statuses", tag="lookups",
-    response=ExecutionStatusList, errors=(401,),
+    "/execution-statuses",
+    "GET",
+    summary="Execution statuses",
+    tag="lookups",
+    response=ExecutionStatusList,
+    errors=(401,),
 )
 def execution_statuses() -> Any:
     """Every execution status and whether it is final."""
@@ -98,7 +121,9 @@ def execution_statuses() -> Any:
     return respond(ExecutionStatusList(statuses=statuses))
 
 
-@spec.route("/status", "GET", summary="Cluster status", tag="status", response=StatusResponse, errors=(401,))
+@spec.route(
+    "/status", "GET", summary="Cluster status", tag="status", response=StatusResponse, errors=(401,)
+)
 def cluster_status() -> Any:
     """Instances, leader, counts, next job and queue depths."""
     api_user()
@@ -124,8 +149,13 @@ def cluster_status() -> Any:
 
 
 @spec.route(
-    "/cleanup", "POST", summary="Delete old history", tag="history", body=CleanupRequest,
-    response=CleanupResponse, errors=(400, 401, 403, 413, 422),
+    "/cleanup",
+    "POST",
+    summary="Delete old history",
+    tag="history",
+    body=CleanupRequest,
+    response=CleanupResponse,
+    errors=(400, 401, 403, 413, 422),
 )
 def cleanup() -> Any:
     """Delete finished executions older than N days (admins only)."""

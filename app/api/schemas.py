@@ -10,9 +10,17 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from app import timemath
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
 
 
@@ -29,8 +37,20 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
+def _in_range(value: datetime) -> datetime:
+    """Refuse instants that would overflow once moved into a time zone."""
+    if not timemath.MIN_YEAR <= value.year <= timemath.MAX_YEAR:
+        raise ValueError(f"must be between the years {timemath.MIN_YEAR} and {timemath.MAX_YEAR}")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_printable)]
-Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_not_blank)]
+# Instants and ids arrive as JSON strings: parsed leniently even in strict models.
+Instant = Annotated[datetime, Field(strict=False), AfterValidator(_in_range)]
+Id = Annotated[uuid.UUID, Field(strict=False)]
+Name = Annotated[
+    str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_not_blank)
+]
 QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
 JsonObject = dict[str, Any]
 
@@ -39,6 +59,14 @@ class ApiModel(BaseModel):
     """camelCase aliases; unknown keys are an error, not silently dropped."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class RequestModel(ApiModel):
+    """A request body: strict types, so "3" is not an integer and 1.5 not a count."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True
+    )
 
 
 class ErrorDetail(ApiModel):
@@ -58,8 +86,40 @@ class ErrorBody(ApiModel):
 # ---- jobs -------------------------------------------------------------------
 
 
-class JobFields(ApiModel):
-    """Every writable job field; all optional (used for PUT/PATCH)."""
+# Job fields that may be set to null (meaning "none"/"use the default").
+_NULLABLE_JOB_FIELDS = frozenset({"description", "start_date", "end_date", "queue", "task_args"})
+
+
+def _forbid_null_in_schema(schema: dict[str, Any]) -> None:
+    """Document that only the nullable job fields accept null."""
+    nullable = {to_camel(name) for name in _NULLABLE_JOB_FIELDS}
+    for name, prop in schema.get("properties", {}).items():
+        if name not in nullable and "anyOf" in prop:
+            prop["anyOf"] = [item for item in prop["anyOf"] if item != {"type": "null"}]
+            prop.pop("default", None)
+
+
+class JobFields(RequestModel):
+    """Every writable job field; all optional (used for PUT/PATCH).
+
+    Omitting a field leaves it alone; null is accepted only where a field can
+    be empty, so ``{"name": null}`` is a 422, not a broken row.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        strict=True,
+        json_schema_extra=_forbid_null_in_schema,
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in _NULLABLE_JOB_FIELDS:
+            raise ValueError("must not be null")
+        return value
 
     name: Name | None = None
     description: Annotated[Text, Field(max_length=1000)] | None = None
@@ -69,8 +129,8 @@ class JobFields(ApiModel):
     job_type_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
     schedule_config: JsonObject | None = None
     timezone: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: Instant | None = None
+    end_date: Instant | None = None
     jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     task_args: JsonObject | None = None
     queue: QueueName | None = None
@@ -86,7 +146,7 @@ class JobFields(ApiModel):
     retry_jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
     max_consecutive_failures: Annotated[int, Field(ge=0, le=1000)] | None = None
     is_enabled: bool | None = None
-    owner_id: uuid.UUID | None = None
+    owner_id: Id | None = None
 
 
 class JobCreate(JobFields):
@@ -100,12 +160,12 @@ class JobUpdate(JobFields):
     """Changed fields only; null clears an optional field."""
 
 
-class JobAction(ApiModel):
+class JobAction(RequestModel):
     """An action on a job."""
 
     action: Literal["pause", "resume", "enable", "disable"]
     reason: Annotated[Text, Field(max_length=500)] | None = None
-    resume_at: datetime | None = None
+    resume_at: Instant | None = None
 
 
 class ExecutionSummary(ApiModel):
@@ -216,8 +276,18 @@ class JobListQuery(ApiModel):
     task_function: Annotated[str, Field(max_length=100)] | None = None
     job_type: Literal["interval", "cron", "date"] | None = None
     sort: Literal[
-        "name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt",
-        "nextRunTime", "-nextRunTime", "lastRunTime", "-lastRunTime", "status", "-status",
+        "name",
+        "-name",
+        "createdAt",
+        "-createdAt",
+        "updatedAt",
+        "-updatedAt",
+        "nextRunTime",
+        "-nextRunTime",
+        "lastRunTime",
+        "-lastRunTime",
+        "status",
+        "-status",
     ] = "name"
 
 
@@ -231,8 +301,8 @@ class HistoryQuery(ApiModel):
     status: ExecutionStatus | None = None
     triggered_by: Literal["scheduler", "manual", "api", "retry"] | None = None
     job_id: uuid.UUID | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
 
 
 class ExecutionList(ApiModel):
@@ -247,14 +317,14 @@ class ExecutionList(ApiModel):
 # ---- schedule preview, lookups, status, cleanup --------------------------------
 
 
-class PreviewRequest(ApiModel):
+class PreviewRequest(RequestModel):
     """What to preview."""
 
     job_type: Literal["interval", "cron", "date"]
     schedule_config: JsonObject
     timezone: Annotated[Text, Field(min_length=1, max_length=64)] = "UTC"
-    start_date: datetime | None = None
-    end_date: datetime | None = None
+    start_date: Instant | None = None
+    end_date: Instant | None = None
     count: Annotated[int, Field(ge=1, le=100)] = 5
 
 
@@ -350,7 +420,7 @@ class StatusResponse(ApiModel):
     redis: dict[str, str | bool]
 
 
-class CleanupRequest(ApiModel):
+class CleanupRequest(RequestModel):
     """Delete history older than this many days."""
 
     older_than_days: Annotated[int, Field(ge=1, le=3650)]

@@ -64,9 +64,7 @@ class ApiSpec:
             self.blueprint.add_url_rule(rule, view.__name__, view, methods=[method])
             options.setdefault("status", 200)
             options.setdefault("response", None)
-            self.operations.append(
-                Operation(rule, method, view.__name__, summary, tag, **options)
-            )
+            self.operations.append(Operation(rule, method, view.__name__, summary, tag, **options))
             return view
 
         return decorator

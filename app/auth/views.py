@@ -18,7 +18,7 @@ from app.services import accounts
 login_manager.login_view = "auth.login"
 
 
-@login_manager.user_loader
+@login_manager.user_loader  # type: ignore[untyped-decorator]
 def load_user(user_id: str) -> User | None:
     """Load the signed-in user from the session."""
     try:
@@ -61,7 +61,7 @@ def login() -> str | Response:
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required  # type: ignore[misc]
+@login_required  # type: ignore[untyped-decorator]
 def logout() -> Response:
     """Sign out (POST, so a link elsewhere cannot sign you out)."""
     logout_user()
@@ -70,7 +70,7 @@ def logout() -> Response:
 
 
 @bp.route("/")
-@login_required  # type: ignore[misc]
+@login_required  # type: ignore[untyped-decorator]
 def home() -> str:
     """Landing page after sign-in."""
     return render_template("auth/home.html")

@@ -45,5 +45,6 @@ __all__ = [
     "User",
     "Webhook",
     "WebhookDelivery",
+    "WebhookPhase",
     "utcnow",
 ]

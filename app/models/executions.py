@@ -41,9 +41,7 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    job_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("scheduled_jobs.id", ondelete="CASCADE")
-    )
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduled_jobs.id", ondelete="CASCADE"))
     rq_job_id: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12), default=ExecutionStatus.PENDING.value)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -85,9 +83,7 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("executions.id", ondelete="CASCADE")
-    )
+    execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduled_jobs.id", ondelete="CASCADE"))
     attempt: Mapped[int] = mapped_column()
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import ApiToken, Role, User, utcnow
 
 _hasher = PasswordHasher()
-TOKEN_PREFIX = "alm_"
+TOKEN_PREFIX = "alm_"  # noqa: S105 (a label, not a secret)
 MIN_PASSWORD_LENGTH = 8
 # Refreshing last_used_at on every request would turn each read into a write.
 _LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -52,7 +52,7 @@ def normalize_email(email: str) -> str:
 
 
 def create_user(
-    session: Session, email: str, password: str, role: str, display_name: str | None = None
+    session: DbSession, email: str, password: str, role: str, display_name: str | None = None
 ) -> User:
     """Create a user with a hashed password; the e-mail must be new."""
     address = normalize_email(email)
@@ -70,12 +70,12 @@ def create_user(
     return user
 
 
-def find_user(session: Session, email: str) -> User | None:
+def find_user(session: DbSession, email: str) -> User | None:
     """The user with this e-mail, if any."""
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
+def authenticate(session: DbSession, email: str, password: str) -> User | None:
     """The active user these credentials belong to, else None."""
     user = find_user(session, email)
     if not verify_password(user, password) or user is None or not user.is_active:
@@ -91,7 +91,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
+def create_token(session: DbSession, user: User, name: str) -> tuple[ApiToken, str]:
     """Create an API token; returns the row and the token, which is never stored."""
     label = name.strip()
     if not label or len(label) > 100:
@@ -103,9 +103,11 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     return row, token
 
 
-def user_for_token(session: Session, token: str, now: datetime | None = None) -> User | None:
+def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
     """The active user owning this unrevoked token, recording when it was used."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    row: ApiToken | None = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+    )
     if row is None or row.is_revoked or not row.user.is_active:
         return None
     moment = now or utcnow()
@@ -114,7 +116,7 @@ def user_for_token(session: Session, token: str, now: datetime | None = None) ->
     return row.user
 
 
-def revoke_token(session: Session, token_id: uuid.UUID, now: datetime | None = None) -> bool:
+def revoke_token(session: DbSession, token_id: uuid.UUID, now: datetime | None = None) -> bool:
     """Revoke a token; False when there is no such token."""
     row = session.get(ApiToken, token_id)
     if row is None:

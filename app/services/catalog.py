@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import JobType, TaskFunction
 from app.tasks import TaskSpec, registry
 
@@ -15,7 +15,7 @@ JOB_TYPES = (
 )
 
 
-def ensure_job_types(session: Session) -> None:
+def ensure_job_types(session: DbSession) -> None:
     """Insert the job types that are missing (idempotent)."""
     present = set(session.scalars(select(JobType.name)))
     for name, display, description in JOB_TYPES:
@@ -37,7 +37,7 @@ def _apply(row: TaskFunction, spec: TaskSpec) -> None:
     row.is_active = True
 
 
-def sync_task_functions(session: Session) -> dict[str, int]:
+def sync_task_functions(session: DbSession) -> dict[str, int]:
     """Make the TaskFunction table mirror the code registry; returns counts."""
     rows = {row.name: row for row in session.scalars(select(TaskFunction))}
     counts = {"added": 0, "updated": 0, "deactivated": 0}
@@ -59,7 +59,7 @@ def sync_task_functions(session: Session) -> dict[str, int]:
     return counts
 
 
-def task_function_row(session: Session, name: str) -> TaskFunction:
+def task_function_row(session: DbSession, name: str) -> TaskFunction:
     """The row of a registered task, created on first use if start-up sync missed it."""
     row = session.scalar(select(TaskFunction).where(TaskFunction.name == name))
     if row is None:
@@ -70,7 +70,7 @@ def task_function_row(session: Session, name: str) -> TaskFunction:
     return row
 
 
-def ensure_catalog(session: Session) -> None:
+def ensure_catalog(session: DbSession) -> None:
     """Job types and task functions, both up to date."""
     ensure_job_types(session)
     sync_task_functions(session)

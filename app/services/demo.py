@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import Role, ScheduledJob
 from app.services import accounts, catalog, jobs
 
@@ -63,14 +63,16 @@ def _demo_password(instance_path: Path) -> str:
     return password
 
 
-def seed(session: Session, now: datetime, instance_path: Path) -> tuple[str, str]:
+def seed(session: DbSession, now: datetime, instance_path: Path) -> tuple[str, str]:
     """Create the demo admin and demo jobs unless present; return the login."""
     catalog.ensure_catalog(session)
     password = _demo_password(instance_path)
     admin = accounts.find_user(session, DEMO_EMAIL)
     if admin is None:
         admin = accounts.create_user(session, DEMO_EMAIL, password, Role.ADMIN.value, "Demo admin")
-    existing = set(session.scalars(select(ScheduledJob.name).where(ScheduledJob.owner_id == admin.id)))
+    existing = set(
+        session.scalars(select(ScheduledJob.name).where(ScheduledJob.owner_id == admin.id))
+    )
     for spec in DEMO_JOBS:
         if spec["name"] not in existing:
             jobs.create_job(session, admin, dict(spec), now)

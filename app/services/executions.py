@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import Execution, Role, ScheduledJob, User
 from app.services.errors import NotFound
 
@@ -34,7 +34,7 @@ class HistoryPage:
     total: int
 
 
-def _visible(user: User) -> Select[tuple[Execution]]:
+def _visible(user: User) -> Select[Execution]:
     """Executions of jobs this user may see (deleted jobs' history stays visible)."""
     query = select(Execution).join(ScheduledJob, Execution.job_id == ScheduledJob.id)
     if user.role == Role.EDITOR:
@@ -42,7 +42,7 @@ def _visible(user: User) -> Select[tuple[Execution]]:
     return query
 
 
-def list_executions(session: Session, user: User, filters: HistoryFilters) -> HistoryPage:
+def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> HistoryPage:
     """A page of executions, newest first."""
     query = _visible(user)
     conditions = {
@@ -66,9 +66,9 @@ def list_executions(session: Session, user: User, filters: HistoryFilters) -> Hi
     return HistoryPage(list(rows), total)
 
 
-def get_execution(session: Session, user: User, execution_id: uuid.UUID) -> Execution:
+def get_execution(session: DbSession, user: User, execution_id: uuid.UUID) -> Execution:
     """One execution of a job this user may see."""
-    row = session.scalar(_visible(user).where(Execution.id == execution_id))
+    row: Execution | None = session.scalar(_visible(user).where(Execution.id == execution_id))
     if row is None:
         raise NotFound("No such execution.")
     return row

@@ -6,15 +6,14 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from app.extensions import db
+from app.extensions import DbSession, db
 from app.models import Execution, ExecutionStatus, utcnow
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
-def purge_before(session: Session, cutoff: datetime, batch_size: int = 1000) -> int:
+def purge_before(session: DbSession, cutoff: datetime, batch_size: int = 1000) -> int:
     """Delete finished executions created before ``cutoff``, one batch per commit.
 
     Batches keep each transaction (and its locks) short on a busy database.

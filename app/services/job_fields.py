@@ -12,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app import timemath
+from app.extensions import DbSession
 from app.models import JobType, ScheduledJob, TaskFunction
-from app.services.errors import Invalid
 from app.services.catalog import task_function_row
+from app.services.errors import Invalid
 from app.tasks import TaskArgsError, registry
 
 _INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))
@@ -33,7 +33,7 @@ class _Errors(dict[str, str]):
 
 
 def normalize_fields(
-    session: Session, data: dict[str, Any], current: ScheduledJob | None, now: datetime
+    session: DbSession, data: dict[str, Any], current: ScheduledJob | None, now: datetime
 ) -> dict[str, Any]:
     """Validate a create (``current`` None) or a partial update; return column values."""
     errors = _Errors()
@@ -61,7 +61,7 @@ def _plain(value: Any) -> Any:
 
 
 def _task_function(
-    session: Session, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
+    session: DbSession, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
 ) -> TaskFunction | None:
     """Resolve the task by name or id; it must be registered in code."""
     name, row_id = data.get("task_function"), data.get("task_function_id")
@@ -88,7 +88,7 @@ def _task_function(
 
 
 def _job_type(
-    session: Session, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
+    session: DbSession, data: dict[str, Any], current: ScheduledJob | None, errors: _Errors
 ) -> JobType | None:
     """Resolve the job type by name or id, or infer it from the schedule config."""
     name, row_id = data.get("job_type"), data.get("job_type_id")
@@ -130,7 +130,9 @@ def _schedule(
     try:
         trigger = timemath.parse_trigger(kind, config)
     except timemath.ScheduleError as error:
-        key = "scheduleConfig" if error.field == "scheduleConfig" else f"scheduleConfig.{error.field}"
+        key = (
+            "scheduleConfig" if error.field == "scheduleConfig" else f"scheduleConfig.{error.field}"
+        )
         errors["jobType" if error.field == "jobType" else key] = error.message
         return
     values["schedule_config"] = _canonical_config(trigger, config)
@@ -139,9 +141,17 @@ def _schedule(
     values["start_date"], values["end_date"] = start, end
     if start and end and end <= start:
         errors["endDate"] = "must be after startDate"
-    elif isinstance(trigger, timemath.DateTrigger) and _schedule_touched(data):
-        if timemath.resolve_wall_time(trigger.run_at, zone) <= now:
-            errors["scheduleConfig.runAt"] = "is in the past"
+    elif _one_off_in_past(trigger, zone, data, now):
+        errors["scheduleConfig.runAt"] = "is in the past"
+
+
+def _one_off_in_past(
+    trigger: timemath.Trigger, zone: ZoneInfo, data: dict[str, Any], now: datetime
+) -> bool:
+    """A one-off whose moment has passed can never fire: refuse it when it is being set."""
+    if not isinstance(trigger, timemath.DateTrigger) or not _schedule_touched(data):
+        return False
+    return timemath.resolve_wall_time(trigger.run_at, zone) <= now
 
 
 def _schedule_touched(data: dict[str, Any]) -> bool:

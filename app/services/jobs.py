@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import (
     AuditEvent,
     Execution,
@@ -24,6 +24,7 @@ from app.models import (
 from app.services import schedule
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.job_fields import normalize_fields
+
 
 @dataclass(frozen=True)
 class JobFilters:
@@ -49,7 +50,7 @@ class JobPage:
     running_count: int
 
 
-def visible_jobs(user: User) -> Select[tuple[ScheduledJob]]:
+def visible_jobs(user: User) -> Select[ScheduledJob]:
     """Jobs this user may see: editors their own, others all; never deleted ones."""
     query = select(ScheduledJob).where(ScheduledJob.deleted_at.is_(None))
     if user.role == Role.EDITOR:
@@ -57,9 +58,9 @@ def visible_jobs(user: User) -> Select[tuple[ScheduledJob]]:
     return query
 
 
-def get_job(session: Session, user: User, job_id: uuid.UUID) -> ScheduledJob:
+def get_job(session: DbSession, user: User, job_id: uuid.UUID) -> ScheduledJob:
     """A job this user may see, else NotFound (never revealing others' jobs)."""
-    job = session.scalar(visible_jobs(user).where(ScheduledJob.id == job_id))
+    job: ScheduledJob | None = session.scalar(visible_jobs(user).where(ScheduledJob.id == job_id))
     if job is None:
         raise NotFound("No such job.")
     return job
@@ -70,7 +71,7 @@ def _require_writer(user: User) -> None:
         raise Forbidden("Viewers cannot change jobs.")
 
 
-def create_job(session: Session, user: User, data: dict[str, Any], now: datetime) -> ScheduledJob:
+def create_job(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> ScheduledJob:
     """Validate and store a new job owned by ``user`` (or by ``owner_id`` for admins)."""
     _require_writer(user)
     values = normalize_fields(session, data, None, now)
@@ -86,7 +87,7 @@ def create_job(session: Session, user: User, data: dict[str, Any], now: datetime
 
 
 def update_job(
-    session: Session, user: User, job: ScheduledJob, data: dict[str, Any], now: datetime
+    session: DbSession, user: User, job: ScheduledJob, data: dict[str, Any], now: datetime
 ) -> ScheduledJob:
     """Apply a partial update; only changed fields are audited."""
     _require_writer(user)
@@ -108,7 +109,7 @@ def update_job(
     return job
 
 
-def delete_job(session: Session, user: User, job: ScheduledJob, now: datetime) -> None:
+def delete_job(session: DbSession, user: User, job: ScheduledJob, now: datetime) -> None:
     """Soft-delete: the row and its history stay, the job never fires again."""
     _require_writer(user)
     job.deleted_at = now
@@ -118,7 +119,7 @@ def delete_job(session: Session, user: User, job: ScheduledJob, now: datetime) -
 
 
 def apply_action(
-    session: Session,
+    session: DbSession,
     user: User,
     job: ScheduledJob,
     action: str,
@@ -142,7 +143,9 @@ def _pause(
     job: ScheduledJob, now: datetime, reason: str | None, resume_at: datetime | None
 ) -> dict[str, Any]:
     if resume_at is not None and resume_at <= now:
-        raise Invalid("The resume time must be in the future.", {"resumeAt": "must be in the future"})
+        raise Invalid(
+            "The resume time must be in the future.", {"resumeAt": "must be in the future"}
+        )
     job.is_paused = True
     job.paused_reason = reason
     job.resume_at = resume_at
@@ -177,7 +180,7 @@ _ACTIONS = {
 }
 
 
-def list_jobs(session: Session, user: User, filters: JobFilters) -> JobPage:
+def list_jobs(session: DbSession, user: User, filters: JobFilters) -> JobPage:
     """A filtered, sorted page of the jobs this user may see."""
     query = _filtered(user, filters)
     ids = query.with_only_columns(ScheduledJob.id).subquery()
@@ -200,7 +203,7 @@ def list_jobs(session: Session, user: User, filters: JobFilters) -> JobPage:
     return JobPage(list(rows), total, enabled, total - enabled, running or 0)
 
 
-def _filtered(user: User, filters: JobFilters) -> Select[tuple[ScheduledJob]]:
+def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
     query = visible_jobs(user)
     if filters.q:
         pattern = "%" + filters.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
@@ -227,13 +230,13 @@ _SORT_COLUMNS = {
 }
 
 
-def _sorted(query: Select[tuple[ScheduledJob]], sort: str) -> Select[tuple[ScheduledJob]]:
+def _sorted(query: Select[ScheduledJob], sort: str) -> Select[ScheduledJob]:
     column = _SORT_COLUMNS[sort.lstrip("-")]
     order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
     return query.order_by(order, ScheduledJob.id)
 
 
-def recent_executions(session: Session, job: ScheduledJob, limit: int = 10) -> list[Execution]:
+def recent_executions(session: DbSession, job: ScheduledJob, limit: int = 10) -> list[Execution]:
     """The job's latest executions, newest first."""
     return list(
         session.scalars(
@@ -250,7 +253,7 @@ def _refresh_schedule(job: ScheduledJob, now: datetime) -> None:
     job.next_run_time = schedule.next_run(job, now)
 
 
-def _check_owner(session: Session, user: User, owner_id: uuid.UUID) -> None:
+def _check_owner(session: DbSession, user: User, owner_id: uuid.UUID) -> None:
     if owner_id != user.id and user.role != Role.ADMIN:
         raise Forbidden("Only admins may give a job to someone else.")
     if session.get(User, owner_id) is None:
@@ -258,14 +261,16 @@ def _check_owner(session: Session, user: User, owner_id: uuid.UUID) -> None:
 
 
 def _audit(
-    session: Session,
+    session: DbSession,
     job: ScheduledJob,
     user: User,
     action: str,
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
-    session.add(AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now))
+    session.add(
+        AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now)
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -275,4 +280,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     return value
-

@@ -20,8 +20,12 @@ def zone_of(job: ScheduledJob) -> ZoneInfo:
 
 
 def anchor_of(job: ScheduledJob) -> datetime:
-    """Where interval counting starts: the start date, else creation time."""
-    return job.start_date or job.created_at
+    """Where interval counting starts: the start date, else creation time.
+
+    Whole seconds: rq-scheduler scores entries in whole seconds, so a slot
+    with a fraction could be moved to its queue up to a second early.
+    """
+    return (job.start_date or job.created_at).replace(microsecond=0)
 
 
 def upcoming(job: ScheduledJob, after: datetime, count: int) -> list[datetime]:

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
+from app.extensions import DbSession
 from app.models import (
     Execution,
     ExecutionStatus,
@@ -38,7 +38,7 @@ class ClusterStatus:
     redis: dict[str, str | bool] = field(default_factory=dict)
 
 
-def cluster_status(session: Session, now: datetime) -> ClusterStatus:
+def cluster_status(session: DbSession, now: datetime) -> ClusterStatus:
     """Gather the status snapshot."""
     instances = list(
         session.scalars(
@@ -63,7 +63,7 @@ def cluster_status(session: Session, now: datetime) -> ClusterStatus:
     return status
 
 
-def _job_counts(session: Session) -> dict[str, int]:
+def _job_counts(session: DbSession) -> dict[str, int]:
     rows = session.execute(
         select(ScheduledJob.status, func.count())
         .where(ScheduledJob.deleted_at.is_(None))
@@ -74,7 +74,7 @@ def _job_counts(session: Session) -> dict[str, int]:
     return counts
 
 
-def _running_jobs(session: Session) -> int:
+def _running_jobs(session: DbSession) -> int:
     return (
         session.scalar(
             select(func.count(func.distinct(Execution.job_id))).where(
@@ -85,12 +85,12 @@ def _running_jobs(session: Session) -> int:
     )
 
 
-def _execution_counts(session: Session) -> dict[str, int]:
+def _execution_counts(session: DbSession) -> dict[str, int]:
     rows = session.execute(select(Execution.status, func.count()).group_by(Execution.status)).all()
     return {s.value: 0 for s in ExecutionStatus} | {status: count for status, count in rows}
 
 
-def _next_job(session: Session) -> ScheduledJob | None:
+def _next_job(session: DbSession) -> ScheduledJob | None:
     return session.scalar(
         select(ScheduledJob)
         .where(
@@ -103,7 +103,7 @@ def _next_job(session: Session) -> ScheduledJob | None:
     )
 
 
-def _queue_depths(session: Session, status: ClusterStatus) -> None:
+def _queue_depths(session: DbSession, status: ClusterStatus) -> None:
     """Depth of every queue a task or job uses; Redis trouble is reported, not raised."""
     names = set(session.scalars(select(TaskFunction.queue)))
     names |= {q for q in session.scalars(select(ScheduledJob.queue).distinct()) if q}

@@ -1,0 +1,253 @@
+"""Shared fixtures: the app on SQLite or PostgreSQL, personas, factories.
+
+The database comes from ``TEST_DATABASE_URL`` (PostgreSQL in CI's second
+pass); without it, a temporary SQLite file, so worker subprocesses can share it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from flask import Flask, g
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import create_engine, delete, make_url, text
+
+from app import create_app
+from app.extensions import db, limiter
+from app.models import Execution, ScheduledJob, User, utcnow
+from app.services import accounts, catalog, jobs
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PASSWORD = "correct horse battery"
+
+
+@contextmanager
+def fresh_database(base_url: str, tmp_dir: Path) -> Iterator[str]:
+    """An empty database of the same kind as ``base_url``, dropped afterwards.
+
+    PostgreSQL gets a throwaway database per use, so concurrent runs never
+    share tables; SQLite a new file.
+    """
+    url = make_url(base_url)
+    if url.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_dir / f'almanac-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"almanac_test_{uuid.uuid4().hex[:12]}"
+    admin_engine = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The database the suite runs on."""
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    with fresh_database(base, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+def make_app(database_url: str, **overrides: Any) -> Flask:
+    """An app configured for tests."""
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": TEST_REDIS_URL,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SECRET_KEY": "test-secret-key",
+        "SERVER_NAME": "localhost",
+    }
+    return create_app(config | overrides)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Still Argon2id, with test-sized cost: hashing dominates fixture set-up otherwise."""
+    original = accounts._hasher
+    accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    accounts._hasher = original
+
+
+@pytest.fixture(scope="session")
+def _app(database_url: str) -> Iterator[Flask]:
+    application = make_app(database_url)
+    with application.app_context():
+        db.drop_all()
+        db.create_all()
+    yield application
+    with application.app_context():
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(_app: Flask) -> Iterator[Flask]:
+    """The app inside an app context, on empty tables with the catalog seeded."""
+    with _app.app_context():
+        catalog.ensure_catalog(db.session)
+        db.session.commit()
+        yield _app
+        db.session.rollback()
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(delete(table))
+        db.session.commit()
+        limiter.reset()
+
+
+class IsolatedClient(FlaskClient):
+    """A client whose every request starts with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one app context open for the whole test, and Flask
+    reuses it for the client's requests, so ``g`` (where Flask-Login caches the
+    signed-in user and Flask-WTF the CSRF token) would otherwise leak from one
+    request into the next and hide what the session cookie really carries.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        saved = dict(vars(g))
+        vars(g).clear()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            vars(g).clear()
+            vars(g).update(saved)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A browser-like client with per-request ``g`` (also used by ``api_as``)."""
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """Runs ``flask`` commands against the test app."""
+    return app.test_cli_runner()
+
+
+@dataclass
+class Persona:
+    """A user with an API token."""
+
+    user: User
+    token: str
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.user.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_persona(role: str, email: str) -> Persona:
+    """Create a user of a role with a token."""
+    user = accounts.create_user(db.session, email, PASSWORD, role)
+    _, token = accounts.create_token(db.session, user, "tests")
+    db.session.commit()
+    return Persona(user, token)
+
+
+@pytest.fixture
+def admin(app: Flask) -> Persona:
+    return make_persona("admin", "admin@example.com")
+
+
+@pytest.fixture
+def editor(app: Flask) -> Persona:
+    return make_persona("editor", "editor@example.com")
+
+
+@pytest.fixture
+def viewer(app: Flask) -> Persona:
+    return make_persona("viewer", "viewer@example.com")
+
+
+@pytest.fixture
+def outsider(app: Flask) -> Persona:
+    """Another editor: must never see the first editor's jobs."""
+    return make_persona("editor", "outsider@example.com")
+
+
+class Api:
+    """Calls /api/v1 as a persona."""
+
+    def __init__(self, client: FlaskClient, persona: Persona | None) -> None:
+        self.client = client
+        self.headers = persona.headers if persona else {}
+
+    def call(self, method: str, path: str, json: Any = None, **kwargs: Any) -> Any:
+        headers = self.headers | kwargs.pop("headers", {})
+        if json is not None:
+            kwargs["json"] = json
+        return self.client.open("/api/v1" + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.call("POST", path, json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.call("PUT", path, json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.call("PATCH", path, json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.call("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api_as(client: FlaskClient) -> Any:
+    """``api_as(persona)`` → an Api client with that persona's token (None: anonymous)."""
+    return lambda persona: Api(client, persona)
+
+
+JOB_DEFAULTS: dict[str, Any] = {
+    "name": "Every minute",
+    "task_function": "noop",
+    "schedule_config": {"minutes": 1},
+}
+
+
+@pytest.fixture
+def make_job(app: Flask) -> Any:
+    """``make_job(owner, **fields)`` → a stored job, through the service."""
+
+    def factory(owner: Persona, now: datetime | None = None, **fields: Any) -> ScheduledJob:
+        job = jobs.create_job(db.session, owner.user, JOB_DEFAULTS | fields, now or utcnow())
+        db.session.commit()
+        return job
+
+    return factory
+
+
+@pytest.fixture
+def make_execution(app: Flask) -> Any:
+    """``make_execution(job, **fields)`` → a stored execution row."""
+
+    def factory(job: ScheduledJob, **fields: Any) -> Execution:
+        row = Execution(job_id=job.id, **({"status": "success"} | fields))
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    return factory
