@@ -1,0 +1,85 @@
+# Almanac developer commands. `make run` starts everything; `make test` runs every check.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Tests pick their own Redis DB numbers (14/15) on this server; nothing here flushes it.
+# Not exported globally: `make run` starts a private Redis when REDIS_URL is unset.
+REDIS_URL ?= redis://127.0.0.1:6379/0
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1/test
+
+PYTEST_COV := --cov=app --cov-branch --cov-report=term --cov-fail-under=85 -p no:cacheprovider
+TEST_STEPS := lint typecheck test-sqlite test-postgres test-browser schemathesis
+
+.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres \
+	test-browser schemathesis clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Re-run pip only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv and install Almanac with its dev tools
+install: $(STAMP) ## Same as `make venv`
+
+run: ## Migrate, seed a demo admin and start every Procfile process on :5000
+	@bash scripts/run.sh
+
+services: ## Start (or install) PostgreSQL, Redis and Chromium for the tests
+	@bash scripts/ensure-services.sh
+
+lint: $(STAMP) ## ruff check and ruff format --check
+	@printf '\n==> lint: ruff check, ruff format --check\n'
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy (strict) on app/
+	@printf '\n==> typecheck: mypy app\n'
+	$(BIN)/mypy app
+
+test-sqlite: $(STAMP) ## Tests (not browser) on a temporary SQLite file, coverage >= 85 %
+	@printf '\n==> test-sqlite: pytest on SQLite with coverage\n'
+	env -u TEST_DATABASE_URL REDIS_URL='$(REDIS_URL)' \
+		$(BIN)/pytest -m "not browser" $(PYTEST_COV)
+
+test-postgres: $(STAMP) ## Tests (not browser) on PostgreSQL, coverage >= 85 %
+	@printf '\n==> test-postgres: pytest on PostgreSQL with coverage\n'
+	TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' \
+		$(BIN)/pytest -m "not browser" $(PYTEST_COV)
+
+test-browser: $(STAMP) ## Browser tests in Debian's Chromium
+	@printf '\n==> test-browser: pytest -m browser (Chromium)\n'
+	@test -x /usr/bin/chromium || { echo 'No /usr/bin/chromium: run `make services` (or apt-get install chromium chromium-driver).' >&2; exit 1; }
+	REDIS_URL='$(REDIS_URL)' $(BIN)/pytest -m browser -p no:cacheprovider
+
+schemathesis: $(STAMP) ## Fuzz the live JSON API against its OpenAPI document
+	@printf '\n==> schemathesis: fuzz /api/v1 against openapi.json\n'
+	REDIS_URL='$(REDIS_URL)' bash scripts/schemathesis.sh
+
+test: $(STAMP) ## Every check in order, stopping at the first failure
+	@for step in $(TEST_STEPS); do \
+		start=$$(date +%s); \
+		if ! $(MAKE) --no-print-directory $$step; then \
+			printf '\n==> FAILED: make %s (after %ss)\n' $$step $$(( $$(date +%s) - start )); \
+			exit 1; \
+		fi; \
+		printf '==> ok: make %s (%ss)\n' $$step $$(( $$(date +%s) - start )); \
+	done; \
+	printf '\n==> all checks passed\n'
+
+clean: ## Remove caches and reports (keeps .venv and instance/)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis htmlcov schemathesis-report \
+		.coverage .coverage.* coverage.xml *.egg-info
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
