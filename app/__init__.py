@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError
 
 from app.config import PROJECT_ROOT, load_config
 from app.extensions import csrf, db, limiter, login_manager, migrate
@@ -50,8 +51,28 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     limiter.init_app(app)
     with app.app_context():
+        event.listen(db.engine, "connect", _remember_pid)
+        event.listen(db.engine, "checkout", _refuse_inherited_connection)
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def _remember_pid(_dbapi_connection: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_inherited_connection(_dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """RQ forks a work horse per run: a pooled connection must never cross a fork.
+
+    Two processes on one socket corrupt the protocol, so a connection opened
+    by another process is dropped here and a fresh one is made (SQLAlchemy's
+    documented pattern for pools and multiprocessing).
+    """
+    if record.info.get("pid") != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise DisconnectionError(
+            f"connection from pid {record.info.get('pid')} used in pid {os.getpid()}"
+        )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

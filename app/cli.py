@@ -152,7 +152,23 @@ def cleanup(days: int | None) -> None:
     click.echo(f"deleted {deleted} executions older than {keep} days")
 
 
+@click.command("reconcile")
+@with_appcontext
+def reconcile_command() -> None:
+    """Run one reconcile pass (as the leader would) and print what it changed."""
+    from app.engine.scheduler import carry_out
+    from app.queues import recurrence
+    from app.services import reconcile
+
+    rec = recurrence()
+    plan, report = reconcile.reconcile(db.session, rec, utcnow(), None)
+    db.session.commit()
+    carry_out(rec, plan, None)
+    click.echo(report.summary())
+
+
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    for command in (create_user, create_token, schedule_preview, sync_tasks, seed_demo, cleanup):
+    commands = (create_user, create_token, schedule_preview, sync_tasks, seed_demo, cleanup)
+    for command in (*commands, reconcile_command):
         app.cli.add_command(command)

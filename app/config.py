@@ -56,6 +56,14 @@ def parse_float(name: str, raw: str, *, minimum: float = 0.0) -> float:
     return value
 
 
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    """One of a fixed set of words, or fail naming the variable."""
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return value
+
+
 def parse_list(name: str, raw: str) -> list[str]:
     """Parse a comma-separated list, dropping blanks."""
     return [item.strip() for item in raw.split(",") if item.strip()]
@@ -109,8 +117,13 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("RQ_DEFAULT_QUEUE", lambda _n, v: v, "default"),
     ("WORKER_CONCURRENCY", lambda n, v: parse_int(n, v, minimum=1), "2"),
     ("WORKER_QUEUES", parse_list, ""),
+    ("WORKER_CLASS", lambda n, v: _choice(n, v, ("fork", "simple")), "fork"),
     ("SCHEDULER_POLL_SECONDS", lambda n, v: parse_float(n, v, minimum=0.05), "0.5"),
     ("RECONCILE_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "30"),
+    ("LEASE_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "15"),
+    ("HEARTBEAT_SECONDS", lambda n, v: parse_float(n, v, minimum=0.1), "5"),
+    ("WORKER_LOST_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "60"),
+    ("MISFIRE_RUN_ALL_CAP", lambda n, v: parse_int(n, v, minimum=1), "100"),
     ("HISTORY_RETENTION_DAYS", lambda n, v: parse_int(n, v, minimum=1), "30"),
     ("LOG_OUTPUT_LIMIT", lambda n, v: parse_int(n, v, minimum=1024), "65536"),
     ("LOGIN_RATE_LIMIT", lambda _n, v: v, "10 per minute;50 per hour"),

@@ -251,3 +251,16 @@ def make_execution(app: Flask) -> Any:
         return row
 
     return factory
+
+
+@pytest.fixture
+def engine(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """Real scheduler/worker subprocesses on the test database and a flushed test Redis."""
+    from tests.engine import Engine
+
+    runner = Engine(database_url, TEST_REDIS_URL, tmp_path)
+    runner.redis.flushdb()
+    app.extensions.pop("almanac_redis", None)
+    yield runner
+    runner.stop_all()
+    runner.redis.flushdb()

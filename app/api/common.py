@@ -31,10 +31,12 @@ def authenticate() -> None:
     header = request.headers.get("Authorization")
     if header is not None:
         g.api_user = _token_user(header)
+        g.auth_via = "token"
     elif current_user.is_authenticated:
         if request.method not in _SAFE_METHODS:
             csrf.protect()
         g.api_user = current_user._get_current_object()
+        g.auth_via = "session"
     else:
         raise ApiError(401, "Sign in, or send 'Authorization: Bearer <token>'.")
 

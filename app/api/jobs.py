@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import g
+
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, parse_query, respond
+from app.api.errors import ApiError
 from app.api.executions import history_page
 from app.api.schemas import (
     ActionResponse,
@@ -18,10 +21,14 @@ from app.api.schemas import (
     JobList,
     JobListQuery,
     JobUpdate,
+    TriggerResponse,
 )
 from app.extensions import db
-from app.models import ScheduledJob, utcnow
-from app.services import jobs, schedule
+from app.models import ScheduledJob, TriggeredBy, User, utcnow
+from app.queues import notify_schedule_changed, recurrence
+from app.services import jobs, runs, schedule
+from app.services.errors import ServiceError
+from app.services.recurrence import rq_job_id
 
 _RULE = "/jobs/<uuid:job_id>"
 
@@ -66,6 +73,7 @@ def create_job() -> Any:
     body = parse_body(JobCreate)
     job = jobs.create_job(db.session, api_user(), body.model_dump(exclude_unset=True), utcnow())
     db.session.commit()
+    notify_schedule_changed(job.id)
     return respond(_detail(job), 201)
 
 
@@ -81,6 +89,7 @@ def _update(job_id: uuid.UUID) -> Any:
     job = jobs.get_job(db.session, user, job_id)
     jobs.update_job(db.session, user, job, body.model_dump(exclude_unset=True), utcnow())
     db.session.commit()
+    notify_schedule_changed(job.id)
     return respond(_detail(job))
 
 
@@ -109,28 +118,51 @@ def delete_job(job_id: uuid.UUID) -> Any:
     user = api_user()
     jobs.delete_job(db.session, user, jobs.get_job(db.session, user, job_id), utcnow())
     db.session.commit()
+    notify_schedule_changed(job_id)
     return "", 204
 
 
 @spec.route(
     _RULE + "/action",
     "POST",
-    summary="Pause, resume, enable or disable a job",
+    summary="Run now, pause, resume, enable or disable a job",
     tag="jobs",
     body=JobAction,
     response=ActionResponse,
-    errors=(400, 401, 403, 404, 409, 413, 422),
+    also={202: TriggerResponse},
+    errors=(400, 401, 403, 404, 409, 413, 422, 503),
 )
 def job_action(job_id: uuid.UUID) -> Any:
-    """Apply an action to a job."""
+    """Apply an action to a job; ``trigger`` answers 202 with the new execution."""
     body = parse_body(JobAction)
     user = api_user()
     job = jobs.get_job(db.session, user, job_id)
+    if body.action == "trigger":
+        return _trigger(job, user)
     message = jobs.apply_action(
         db.session, user, job, body.action, utcnow(), body.reason, body.resume_at
     )
     db.session.commit()
+    notify_schedule_changed(job.id)
     return respond(ActionResponse(job=serializers.job(job), message=message))
+
+
+def _trigger(job: ScheduledJob, user: User) -> Any:
+    """Run now: also for a paused job; recorded as triggered by the API or the UI."""
+    if not user.can_write:
+        raise ApiError(403, "Viewers cannot run jobs.")
+    via = TriggeredBy.API if g.get("auth_via") == "token" else TriggeredBy.MANUAL
+    try:
+        execution = runs.trigger(db.session, recurrence(), job, user, via, utcnow())
+    except ServiceError as error:
+        raise ApiError(503, error.message) from None
+    body = TriggerResponse(
+        job_id=job.id,
+        execution_id=execution.id,
+        rq_job_id=rq_job_id(execution.id),
+        message="Run queued.",
+    )
+    return respond(body, 202)
 
 
 @spec.route(

@@ -163,7 +163,7 @@ class JobUpdate(JobFields):
 class JobAction(RequestModel):
     """An action on a job."""
 
-    action: Literal["pause", "resume", "enable", "disable"]
+    action: Literal["trigger", "pause", "resume", "enable", "disable"]
     reason: Annotated[Text, Field(max_length=500)] | None = None
     resume_at: Instant | None = None
 
@@ -430,6 +430,15 @@ class CleanupResponse(ApiModel):
     """How many executions were deleted."""
 
     deleted: int
+
+
+class TriggerResponse(ApiModel):
+    """A run started by Run now."""
+
+    job_id: uuid.UUID
+    execution_id: uuid.UUID
+    rq_job_id: str
+    message: str
 
 
 class ActionResponse(ApiModel):

@@ -25,6 +25,7 @@ _ERROR_CODES = {
     403: "Your role may not do this",
     404: "No such object (or not yours)",
     409: "Conflicts with the object's state",
+    503: "A service Almanac needs (Redis) is unavailable",
     413: "Request body too large",
     422: "Validation failed; `fields` names each bad field",
     429: "Too many requests",
@@ -46,6 +47,7 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = (400, 401, 403, 404, 413, 422)
     public: bool = False
+    also: dict[int, type[BaseModel]] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +149,11 @@ def _responses(op: Operation) -> dict[str, Any]:
     if op.response is not None:
         success["content"] = {"application/json": {"schema": _ref(op.response)}}
     responses = {str(op.status): success}
+    for code, model in op.also.items():
+        responses[str(code)] = {
+            "description": "Accepted",
+            "content": {"application/json": {"schema": _ref(model)}},
+        }
     error = {"application/json": {"schema": _ref(ErrorBody)}}
     for code in op.errors:
         if op.public and code in (401, 403):
@@ -163,5 +170,7 @@ def _component_schemas(operations: list[Operation]) -> dict[str, Any]:
             pairs[(op.body, "validation")] = None
         if op.response is not None:
             pairs[(op.response, "serialization")] = None
+        for model in op.also.values():
+            pairs[(model, "serialization")] = None
     _, schemas = models_json_schema(list(pairs), by_alias=True, ref_template=_REF)  # type: ignore[arg-type]
     return dict(schemas.get("$defs", {}))

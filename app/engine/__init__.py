@@ -1,0 +1,1 @@
+"""Long-running processes: the scheduler loop and the worker pool."""

@@ -1,0 +1,245 @@
+"""The `scheduler` process: lead through the lease, fire due slots, reconcile.
+
+Several may run; one leads and the others stand by, taking over when the
+lease lapses. Only the leader moves due slots, arms the next ones and
+reconciles, and each of its transactions is fenced by the lease token.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from types import FrameType
+
+from flask import Flask
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
+
+from app import __version__
+from app.extensions import db
+from app.models import Execution, ExecutionStatus, InstanceRole, ScheduledJob, TriggeredBy, utcnow
+from app.queues import recurrence
+from app.services import firing, instances, leadership, reconcile
+from app.services.firing import Due, Plan
+from app.services.recurrence import Fenced, Recurrence, execution_id_of, rq_job_id
+
+log = logging.getLogger("almanac.scheduler")
+
+
+class SchedulerProcess:
+    """One scheduler instance; ``run()`` loops until ``stop()`` (or SIGTERM)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.poll = float(app.config["SCHEDULER_POLL_SECONDS"])
+        self.reconcile_every = timedelta(seconds=float(app.config["RECONCILE_SECONDS"]))
+        self.lease_ttl = timedelta(seconds=float(app.config["LEASE_SECONDS"]))
+        self.beat_every = timedelta(seconds=float(app.config["HEARTBEAT_SECONDS"]))
+        self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
+        self.stopping = threading.Event()
+        self.lease: leadership.Lease | None = None
+        self.instance_id: uuid.UUID | None = None
+        self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
+            tzinfo=utcnow().tzinfo
+        )
+
+    def stop(self, *_: object) -> None:
+        """Ask the loop to finish its pass and exit."""
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop the loop gracefully."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping after this pass", signum)
+        self.stop()
+
+    def run(self) -> None:
+        """Loop: heartbeat, lead or stand by, fire, reconcile."""
+        with self.app.app_context():
+            self.recurrence = recurrence()
+            instance = instances.register(
+                db.session, InstanceRole.SCHEDULER.value, __version__, utcnow()
+            )
+            self.instance_id = instance.id
+            log.info("scheduler %s started (poll %.2fs)", instance.id, self.poll)
+            try:
+                while not self.stopping.is_set():
+                    self._pass()
+                    self.stopping.wait(self.poll)
+            finally:
+                self._shutdown()
+
+    def _pass(self) -> None:
+        """One iteration; database or Redis trouble is logged and retried next pass."""
+        now = utcnow()
+        try:
+            self._beat(now)
+            if self.lease is None:
+                self._try_lead(now)
+            if self.lease is not None:
+                self._lead(now)
+        except leadership.LostLeadership as error:
+            log.warning("lost leadership: %s", error)
+            db.session.rollback()
+            self.lease = None
+        except (SQLAlchemyError, RedisError, OSError):
+            log.exception("scheduler pass failed (database or Redis); retrying")
+            self._recover()
+        except Exception:
+            # A bug must not stop scheduling for every job: log it loudly, go on.
+            log.exception("scheduler pass failed unexpectedly; retrying")
+            self._recover()
+
+    def _recover(self) -> None:
+        db.session.rollback()
+        time.sleep(min(self.poll * 4, 2.0))
+
+    def _beat(self, now: datetime) -> None:
+        if now >= self._next_beat:
+            assert self.instance_id is not None
+            instances.beat(db.session, self.instance_id, now)
+            self._next_beat = now + self.beat_every
+
+    def _try_lead(self, now: datetime) -> None:
+        assert self.instance_id is not None
+        self.lease = leadership.try_acquire(db.session, self.instance_id, now, self.lease_ttl)
+        if self.lease is not None and not self.recurrence.claim_token(self.lease.token):
+            log.warning("lease token %d is older than the one in Redis", self.lease.token)
+            self.lease = None
+        if self.lease is not None:
+            log.info("leading with fencing token %d", self.lease.token)
+            self._next_reconcile = now  # reconcile at once on taking over
+            self._next_renew = now + self.lease_ttl / 3
+
+    def _lead(self, now: datetime) -> None:
+        assert self.lease is not None
+        if now >= self._next_renew:
+            self.lease = leadership.renew(db.session, self.lease, now, self.lease_ttl)
+            self._next_renew = now + self.lease_ttl / 3
+        if now >= self._next_reconcile:
+            self.reconcile_once(now)
+            self._next_reconcile = now + self.reconcile_every
+        self.tick(now)
+
+    def reconcile_once(self, now: datetime) -> reconcile.Report:
+        """A full reconcile pass, fenced."""
+        plan, report = reconcile.reconcile(
+            db.session, self.recurrence, now, self.instance_id, self.worker_lost_after
+        )
+        instances.mark_stale(db.session, now, self.beat_every * 6)
+        self._commit(plan, now)
+        if report.counts:
+            log.info("reconcile: %s", report.summary())
+        return report
+
+    def tick(self, now: datetime) -> None:
+        """Apply schedule changes, fire what is due, release held runs."""
+        plan = Plan()
+        self._apply_changes(now, plan)
+        due = load_due(self.recurrence)
+        now = utcnow()  # after the due query: a slot is never stamped before its time
+        if due:
+            firing.fire(db.session, due, now, self.instance_id, plan)
+        firing.release_held(db.session, now, plan)
+        self._commit(plan, now)
+
+    def _apply_changes(self, now: datetime, plan: Plan) -> None:
+        """Jobs edited, paused, resumed or deleted since the last pass."""
+        changed = self.recurrence.take_changed()
+        if not changed:
+            return
+        jobs = db.session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(changed))).all()
+        for job in jobs:
+            slots = list(pending_slots_of(job))
+            armed = {rq_job_id(s.id) for s in slots if self.recurrence.is_armed(rq_job_id(s.id))}
+            due: list[Due] = []
+            reconcile.sync_job(db.session, job, slots, armed, now, self.instance_id, plan, due)
+            if due:
+                firing.fire(db.session, due, now, self.instance_id, plan)
+
+    def _commit(self, plan: Plan, now: datetime) -> None:
+        """Fence, commit, then make Redis follow (fenced there too)."""
+        assert self.lease is not None
+        leadership.fence(db.session, self.lease, now)
+        db.session.commit()
+        try:
+            carry_out(self.recurrence, plan, self.lease.token)
+        except Fenced as error:
+            if not error.forgotten:
+                raise leadership.LostLeadership(str(error)) from None
+            self._reclaim_token(now)  # Redis was flushed: prove the lease, claim again
+            carry_out(self.recurrence, plan, self.lease.token)
+
+    def _reclaim_token(self, now: datetime) -> None:
+        assert self.lease is not None
+        leadership.fence(db.session, self.lease, now)
+        db.session.commit()
+        if not self.recurrence.claim_token(self.lease.token):
+            raise leadership.LostLeadership("a newer leader claimed Redis")
+
+    def _shutdown(self) -> None:
+        db.session.rollback()
+        if self.lease is not None:
+            leadership.release(db.session, self.lease)
+        if self.instance_id is not None:
+            instances.stop(db.session, self.instance_id, utcnow())
+        log.info("scheduler stopped")
+
+
+def pending_slots_of(job: ScheduledJob) -> list[Execution]:
+    """A job's armed (pending, not held) scheduler slots."""
+    return [
+        row
+        for row in db.session.scalars(
+            select(Execution).where(
+                Execution.job_id == job.id,
+                Execution.status == ExecutionStatus.PENDING.value,
+                Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+            )
+        )
+        if not firing.is_held_row(row)
+    ]
+
+
+def load_due(rec: Recurrence) -> list[Due]:
+    """Due rq-scheduler entries with their execution rows; foreign or orphan entries dropped."""
+    entries = rec.due()
+    by_id = {execution_id_of(entry.id): entry for entry in entries}
+    ids = [key for key in by_id if key is not None]
+    rows: dict[object, Execution] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = db.session.scalars(
+            select(Execution)
+            .options(joinedload(Execution.job))
+            .where(Execution.id.in_(ids[start : start + 1000]))
+        ).all()
+        rows.update((row.id, row) for row in chunk)
+    due = []
+    for key, entry in by_id.items():
+        row = rows.get(key)
+        if row is None:
+            rec.drop(entry.id)
+        else:
+            due.append(Due(row, entry))
+    return due
+
+
+def carry_out(rec: Recurrence, plan: Plan, token: int | None) -> None:
+    """The Redis half of a committed plan, fenced by the leader's token."""
+    rec.apply(
+        token,
+        drop=plan.drop,
+        disarm=plan.disarm,
+        move=plan.move,
+        enqueue=plan.enqueue,
+        arm=plan.arm,
+    )

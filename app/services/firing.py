@@ -1,0 +1,307 @@
+"""The scheduler's half of the ledger: arm each job's next slot, decide what a due slot becomes.
+
+Every slot of a job is one Execution row, created (``pending``) when the slot
+is armed. The unique (job_id, scheduled_for) index makes arming the same slot
+twice impossible, and workers claim a row with a conditional update, so a
+duplicate fire or a redelivered message is a logged no-op.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from rq.job import Job as RqJob
+from sqlalchemy import ColumnElement, func, select
+
+from app.extensions import DbSession
+from app.models import (
+    Execution,
+    ExecutionStatus,
+    MisfirePolicy,
+    OverlapPolicy,
+    ScheduledJob,
+    TriggeredBy,
+)
+from app.services import schedule
+from app.services.recurrence import Arm
+
+HELD = "waiting for a free instance"
+_ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
+# Missed slots are recorded one row each, up to this many per catch-up.
+MAX_MISSED_ROWS = 10_000
+# run_all runs at most this many missed slots (the latest); the rest are recorded missed.
+DEFAULT_RUN_ALL_CAP = 100
+
+
+@dataclass
+class Plan:
+    """Redis work decided in a transaction, done only after it commits."""
+
+    move: list[RqJob] = field(default_factory=list)
+    enqueue: list[Arm] = field(default_factory=list)
+    arm: list[Arm] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    disarm: list[uuid.UUID] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def arm_of(job: ScheduledJob, execution: Execution) -> Arm:
+    """How to arm or enqueue an execution: jitter delays, never advances."""
+    assert execution.scheduled_for is not None
+    delay = random.randint(0, job.jitter_seconds) if job.jitter_seconds else 0
+    return Arm(
+        execution.id,
+        execution.scheduled_for + timedelta(seconds=delay),
+        job.effective_queue,
+        job.timeout_seconds,
+    )
+
+
+def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) -> Execution:
+    return Execution(
+        id=uuid.uuid4(),
+        job=job,
+        status=ExecutionStatus.PENDING.value,
+        scheduled_for=slot,
+        triggered_by=TriggeredBy.SCHEDULER.value,
+        scheduler_instance_id=instance_id,
+    )
+
+
+def plan_next(
+    session: DbSession,
+    job: ScheduledJob,
+    after: datetime,
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> Execution | None:
+    """Create (or find) the pending row of the job's next slot after ``after`` and arm it."""
+    while True:
+        times = schedule.upcoming(job, after, 1) if job.is_schedulable else []
+        job.next_run_time = times[0] if times else None
+        if not times:
+            return None
+        existing: Execution | None = session.scalar(
+            select(Execution).where(
+                Execution.job_id == job.id,
+                Execution.scheduled_for == times[0],
+                Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+            )
+        )
+        if existing is None:
+            row = _slot_row(job, times[0], instance_id)
+            session.add(row)
+            plan.arm.append(arm_of(job, row))
+            return row
+        if existing.status == ExecutionStatus.PENDING:
+            plan.arm.append(arm_of(job, existing))
+            return existing
+        after = times[0]  # that slot already fired: the next one is due
+
+
+def is_held() -> ColumnElement[bool]:
+    """SQL: the row waits for a free instance (held by the overlap or misfire policy)."""
+    return Execution.reason.like(HELD + "%")
+
+
+def is_held_row(row: Execution) -> bool:
+    """The row waits for a free instance."""
+    return (row.reason or "").startswith(HELD)
+
+
+def active_counts(
+    session: DbSession, job_ids: Iterable[uuid.UUID], statuses: Sequence[str] = _ACTIVE
+) -> Counter[uuid.UUID]:
+    """Executions per job in the given statuses (default: queued or running)."""
+    ids = list(set(job_ids))
+    counts: Counter[uuid.UUID] = Counter()
+    for start in range(0, len(ids), 1000):
+        rows = session.execute(
+            select(Execution.job_id, func.count())
+            .where(Execution.job_id.in_(ids[start : start + 1000]), Execution.status.in_(statuses))
+            .group_by(Execution.job_id)
+        )
+        counts.update({job_id: count for job_id, count in rows})
+    return counts
+
+
+def _held_jobs(session: DbSession, job_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    ids = list(set(job_ids))
+    held: set[uuid.UUID] = set()
+    for start in range(0, len(ids), 1000):
+        held |= set(
+            session.scalars(
+                select(Execution.job_id).where(
+                    Execution.job_id.in_(ids[start : start + 1000]),
+                    Execution.status == ExecutionStatus.PENDING.value,
+                    is_held(),
+                )
+            )
+        )
+    return held
+
+
+@dataclass
+class Due:
+    """A due slot: its row, and the rq-scheduler entry if it came from one."""
+
+    execution: Execution
+    rq_job: RqJob | None = None
+
+
+def fire(
+    session: DbSession,
+    due: Sequence[Due],
+    now: datetime,
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> None:
+    """Decide what each due slot becomes and arm each job's next slot."""
+    active = active_counts(session, (d.execution.job_id for d in due))
+    for item in due:
+        row, job = item.execution, item.execution.job
+        if row.status != ExecutionStatus.PENDING or not job.is_schedulable:
+            _discard(session, item, plan)
+            continue
+        assert row.scheduled_for is not None
+        deadline = row.scheduled_for + timedelta(
+            seconds=job.jitter_seconds + job.misfire_grace_seconds
+        )
+        if now > deadline:
+            _misfire(session, item, now, active, instance_id, plan)
+            plan_next(session, job, now, instance_id, plan)
+            continue
+        # On time: into the queue even when every worker is busy; the overlap
+        # policy applies when a worker is about to start it (runs.claim).
+        _start(item, now, plan)
+        plan_next(session, job, row.scheduled_for, instance_id, plan)
+
+
+def _discard(session: DbSession, item: Due, plan: Plan) -> None:
+    """A slot that is no longer wanted (job paused, deleted, already handled)."""
+    if item.rq_job is not None:
+        plan.drop.append(item.rq_job.id)
+    if item.execution.status == ExecutionStatus.PENDING and not is_held_row(item.execution):
+        session.delete(item.execution)
+    plan.counts["discarded"] += 1
+
+
+def overlap(session: DbSession, row: Execution, job: ScheduledJob, now: datetime) -> None:
+    """A run that would exceed max_instances: hold it (policy queue, one waiting) or skip it."""
+    running = active_counts(session, [job.id], (ExecutionStatus.RUNNING.value,))[job.id]
+    if job.overlap_policy == OverlapPolicy.QUEUE and not _held_jobs(session, [job.id]):
+        row.status = ExecutionStatus.PENDING.value
+        row.reason = f"{HELD} (max_instances={job.max_instances}, overlap policy queue)"
+        return
+    why = "a run is already waiting" if job.overlap_policy == OverlapPolicy.QUEUE else ""
+    _close(row, ExecutionStatus.SKIPPED, now, _overlap_reason(job, running, why))
+
+
+def _overlap_reason(job: ScheduledJob, running: int, extra: str) -> str:
+    reason = f"skipped: {running} run(s) still in progress (max_instances={job.max_instances})"
+    return f"{reason}; {extra}" if extra else reason
+
+
+def _start(item: Due, now: datetime, plan: Plan) -> None:
+    """Send the slot to its queue: through rq-scheduler if armed there, else directly."""
+    row = item.execution
+    row.status = ExecutionStatus.QUEUED.value
+    row.queued_at = now
+    if item.rq_job is not None:
+        plan.move.append(item.rq_job)
+    else:
+        plan.enqueue.append(arm_of(row.job, row))
+    plan.counts["fired"] += 1
+
+
+def _close(row: Execution, status: ExecutionStatus, now: datetime, reason: str) -> None:
+    row.status = status.value
+    row.reason = reason[:500]
+    row.completed_at = now
+
+
+def _misfire(
+    session: DbSession,
+    item: Due,
+    now: datetime,
+    active: Counter[uuid.UUID],
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> None:
+    """Slots missed while nothing ran: record them all, run per the misfire policy."""
+    row, job = item.execution, item.execution.job
+    assert row.scheduled_for is not None
+    if item.rq_job is not None:
+        plan.drop.append(item.rq_job.id)
+    later = [t for t in schedule.upcoming(job, row.scheduled_for, MAX_MISSED_ROWS) if t <= now]
+    slots = [row.scheduled_for, *later]
+    runs = set(_slots_to_run(job, slots))
+    late = int((now - row.scheduled_for).total_seconds())
+    reason = (
+        f"missed: due {late}s ago, beyond the {job.misfire_grace_seconds}s grace "
+        f"(scheduler not running?); misfire policy {job.misfire_policy}"
+    )
+    for slot in slots:
+        slot_row = row if slot == row.scheduled_for else _slot_row(job, slot, instance_id)
+        if slot_row is not row:
+            session.add(slot_row)
+        if slot not in runs:
+            _close(slot_row, ExecutionStatus.MISSED, now, reason)
+            plan.counts["missed"] += 1
+            continue
+        caught_up = "catch-up run: " + reason.removeprefix("missed: ")
+        if active[job.id] < job.max_instances:
+            slot_row.reason = caught_up[:500]
+            _start(Due(slot_row), now, plan)
+            active[job.id] += 1
+        else:  # catch-up runs wait their turn, one after another
+            slot_row.reason = f"{HELD}; {caught_up}"[:500]
+            plan.counts["held"] += 1
+
+
+def _slots_to_run(job: ScheduledJob, slots: list[datetime]) -> list[datetime]:
+    """Which missed slots still run: none, the latest, or the latest N (capped)."""
+    policy = MisfirePolicy(job.misfire_policy)
+    if policy == MisfirePolicy.SKIP:
+        return []
+    if policy == MisfirePolicy.RUN_ONCE:
+        return slots[-1:]
+    return slots[-run_all_cap() :]
+
+
+def run_all_cap() -> int:
+    """The run_all cap from config (outside an app: the default)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return int(current_app.config["MISFIRE_RUN_ALL_CAP"])
+    return DEFAULT_RUN_ALL_CAP
+
+
+def release_held(session: DbSession, now: datetime, plan: Plan) -> None:
+    """Start held runs whose job has a free instance again, oldest first."""
+    held = session.scalars(
+        select(Execution)
+        .where(
+            Execution.status == ExecutionStatus.PENDING.value,
+            is_held(),
+            Execution.scheduled_for <= now,
+        )
+        .order_by(Execution.scheduled_for)
+        .limit(1000)
+    ).all()
+    if not held:
+        return
+    active = active_counts(session, (row.job_id for row in held))
+    for row in held:
+        if not row.job.is_schedulable:
+            session.delete(row)
+        elif active[row.job_id] < row.job.max_instances:
+            row.reason = (row.reason or "").partition("; ")[2] or None
+            _start(Due(row), now, plan)
+            active[row.job_id] += 1

@@ -1,0 +1,243 @@
+"""Every call into rq-scheduler and RQ's enqueueing lives here.
+
+Almanac computes each occurrence itself and arms it in rq-scheduler's sorted
+set at its UTC instant under an id derived from the execution row that stands
+for the slot. rq-scheduler's own ``cron()`` and interval repetition are not
+used: no per-job time zone, drifting intervals, one id reused for every run.
+Swapping the recurrence engine later is a change to this module only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from redis import Redis
+from redis.client import Pipeline
+from redis.exceptions import WatchError
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+from rq_scheduler import Scheduler
+
+ENTRY_FUNC = "app.entrypoints.run_execution"
+_ID_PREFIX = "almanac-"
+_DIRTY_KEY = "almanac:dirty-jobs"
+_LEADER_KEY = "almanac:leader-token"
+# Compare-and-set: only a higher fencing token may replace the stored one.
+_CLAIM_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current == false or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return tonumber(current) == tonumber(ARGV[1]) and 1 or 0
+"""
+
+
+class Fenced(RuntimeError):
+    """A leader write refused: another scheduler holds a newer token (or Redis forgot it)."""
+
+    def __init__(self, message: str, *, forgotten: bool = False) -> None:
+        super().__init__(message)
+        self.forgotten = forgotten
+
+
+_PIPELINE_BATCH = 500
+# Finished RQ jobs are not kept: the database keeps the record of every run.
+_FAILURE_TTL = 24 * 3600
+
+
+class JsonJob(Job):
+    """An RQ job serialised as JSON, never pickle."""
+
+    def __init__(
+        self, id: str | None = None, connection: Redis | None = None, serializer: Any = None
+    ):
+        super().__init__(id, connection=connection, serializer=serializer or JSONSerializer)
+
+
+def rq_job_id(execution_id: uuid.UUID) -> str:
+    """The RQ job id of an execution: derived, so a re-arm or re-enqueue reuses it."""
+    return f"{_ID_PREFIX}{execution_id}"
+
+
+def execution_id_of(job_id: str) -> uuid.UUID | None:
+    """The execution an RQ job id stands for, or None for foreign entries."""
+    if not job_id.startswith(_ID_PREFIX):
+        return None
+    try:
+        return uuid.UUID(job_id.removeprefix(_ID_PREFIX))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One occurrence to arm: which execution, when, on which queue, for how long."""
+
+    execution_id: uuid.UUID
+    fire_at: datetime
+    queue: str
+    timeout: int
+
+
+class Recurrence:
+    """rq-scheduler and RQ queues on one Redis connection."""
+
+    def __init__(self, connection: Redis) -> None:
+        self.connection = connection
+        self.scheduler = Scheduler(connection=connection, job_class=JsonJob)
+
+    def _job(self, arm: Arm) -> Job:
+        job: Job = self.scheduler._create_job(
+            ENTRY_FUNC,
+            args=[str(arm.execution_id)],
+            id=rq_job_id(arm.execution_id),
+            timeout=arm.timeout,
+            result_ttl=0,
+            queue_name=arm.queue,
+            commit=False,
+        )
+        job.failure_ttl = _FAILURE_TTL
+        return job
+
+    def claim_token(self, token: int) -> bool:
+        """Record our fencing token in Redis; False if a newer leader already did."""
+        return bool(self.connection.eval(_CLAIM_SCRIPT, 1, _LEADER_KEY, token))
+
+    def apply(
+        self,
+        token: int | None,
+        *,
+        drop: Sequence[str] = (),
+        disarm: Sequence[uuid.UUID] = (),
+        move: Sequence[Job] = (),
+        enqueue: Sequence[Arm] = (),
+        arm: Sequence[Arm] = (),
+    ) -> None:
+        """Carry out a leader's Redis writes, fenced by its token.
+
+        Each batch runs in one MULTI/EXEC that WATCHes the stored token, so an
+        ex-leader that wakes up late cannot arm, move or drop anything once a
+        newer leader claimed the token. Removals come first: an execution's RQ
+        id is derived from it, so a slot dropped and then enqueued directly (a
+        catch-up run) or disarmed and re-armed reuses the same id.
+        """
+        ops: list[Callable[[Pipeline], object]] = []
+        ops += [partial(self._drop, job_id) for job_id in drop]
+        ops += [partial(self._drop, rq_job_id(e)) for e in disarm]
+        ops += [partial(self._move, job) for job in move]
+        ops += [partial(self._enqueue, a) for a in enqueue]
+        ops += [partial(self._arm, a) for a in arm]
+        for batch in _batches(ops, _PIPELINE_BATCH):
+            self._fenced(token, batch)
+
+    def _fenced(self, token: int | None, ops: list[Callable[[Pipeline], object]]) -> None:
+        with self.connection.pipeline() as pipe:
+            try:
+                if token is not None:
+                    pipe.watch(_LEADER_KEY)  # type: ignore[no-untyped-call]
+                    stored = pipe.get(_LEADER_KEY)
+                    if stored is None:
+                        raise Fenced("the leader token is gone from Redis", forgotten=True)
+                    if int(stored) != token:
+                        raise Fenced(f"token {token} superseded by {int(stored)}")
+                pipe.multi()
+                for op in ops:
+                    op(pipe)
+                pipe.execute()
+            except WatchError:
+                raise Fenced(f"token {token} changed during the write") from None
+
+    def _drop(self, job_id: str, pipe: Pipeline) -> None:
+        pipe.zrem(self.scheduler.scheduled_jobs_key, job_id)
+        pipe.delete(JsonJob.key_for(job_id))
+
+    def _move(self, job: Job, pipe: Pipeline) -> None:
+        """rq-scheduler's move of a due job into its queue, inside our transaction."""
+        self.scheduler.get_queue_for_job(job).enqueue_job(job, pipeline=pipe)
+        pipe.zrem(self.scheduler.scheduled_jobs_key, job.id)
+
+    def _enqueue(self, arm: Arm, pipe: Pipeline) -> None:
+        self._queue(arm.queue).enqueue_job(self._job(arm), pipeline=pipe)
+
+    def _arm(self, arm: Arm, pipe: Pipeline) -> None:
+        job = self._job(arm)
+        job.save(pipeline=pipe)
+        pipe.zadd(self.scheduler.scheduled_jobs_key, {job.id: _score(arm.fire_at)})
+
+    def _queue(self, name: str) -> Queue:
+        return Queue(name, connection=self.connection, job_class=JsonJob, serializer=JSONSerializer)
+
+    def due(self) -> list[Job]:
+        """Armed jobs whose time has come (rq-scheduler's own query)."""
+        return list(self.scheduler.get_jobs_to_queue())
+
+    def drop(self, job_id: str) -> None:
+        """Remove one armed entry without running it (unfenced: orphans only)."""
+        self.apply(None, drop=[job_id])
+
+    def is_armed(self, job_id: str) -> bool:
+        """True when an entry is armed in rq-scheduler."""
+        return self.connection.zscore(self.scheduler.scheduled_jobs_key, job_id) is not None
+
+    def armed(self) -> dict[str, float]:
+        """Every armed entry and its score (UNIX seconds)."""
+        entries: dict[str, float] = {}
+        cursor = 0
+        while True:
+            cursor, chunk = self.connection.zscan(
+                self.scheduler.scheduled_jobs_key, cursor, count=5000
+            )
+            entries.update((_text(key), float(score)) for key, score in chunk)
+            if cursor == 0:
+                return entries
+
+    def enqueue_now(self, arm: Arm) -> None:
+        """Put an execution straight into its RQ queue (Run now; no leader needed)."""
+        self._queue(arm.queue).enqueue_job(self._job(arm))
+
+    def job_exists(self, execution_id: uuid.UUID) -> bool:
+        """True while RQ still holds the job of an execution."""
+        try:
+            JsonJob.fetch(rq_job_id(execution_id), connection=self.connection)
+        except NoSuchJobError:
+            return False
+        return True
+
+    def mark_changed(self, job_id: uuid.UUID) -> None:
+        """Tell the leading scheduler a job's schedule changed (picked up next poll)."""
+        self.connection.sadd(_DIRTY_KEY, str(job_id))
+
+    def take_changed(self, limit: int = 1000) -> list[uuid.UUID]:
+        """Pop the ids of jobs whose schedule changed."""
+        raw: Any = self.connection.spop(_DIRTY_KEY, limit) or []
+        return [uuid.UUID(_text(item)) for item in raw]
+
+
+def _score(moment: datetime) -> int:
+    """rq-scheduler scores in whole seconds; rounding up means never early."""
+    seconds = moment.timestamp()
+    whole = int(seconds)
+    return whole if whole == seconds else whole + 1
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

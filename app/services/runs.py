@@ -1,0 +1,266 @@
+"""The worker's half of the ledger: claim an execution, run its task, record the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rq.timeouts import JobTimeoutException
+from sqlalchemy import func, select, true, update
+from sqlalchemy.orm import aliased
+
+from app.extensions import DbSession
+from app.models import Execution, ExecutionStatus, ScheduledJob, TriggeredBy, User, utcnow
+from app.services import firing
+from app.services.errors import ServiceError
+from app.services.recurrence import Arm, Recurrence
+from app.tasks import HttpTaskError, TaskArgsError, registry
+
+log = logging.getLogger(__name__)
+Running = aliased(Execution)
+_CLAIMABLE = (ExecutionStatus.PENDING.value, ExecutionStatus.QUEUED.value)
+
+
+@dataclass
+class Outcome:
+    """How a run ended."""
+
+    status: ExecutionStatus
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    http_status: int | None = None
+    log: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def claim(
+    session: DbSession,
+    execution_id: uuid.UUID,
+    worker: str,
+    enqueued_at: datetime | None,
+    now: datetime,
+) -> Execution | None:
+    """Take a queued execution for this worker; None if it must not run now.
+
+    The overlap policy is applied here, where a run would start: the job row
+    is locked (PostgreSQL) and the conditional update counts running runs in
+    the same statement, so two workers can never both start past max_instances.
+    Manual runs ("Run now") are not limited.
+    """
+    row = session.get(Execution, execution_id)
+    if row is None or row.status not in _CLAIMABLE or firing.is_held_row(row):
+        session.rollback()
+        log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
+        return None
+    # Lock the job row alone (no eager joins): claims of one job queue up here.
+    session.execute(select(ScheduledJob.id).where(ScheduledJob.id == row.job_id).with_for_update())
+    job = row.job
+    limited = row.triggered_by not in (TriggeredBy.MANUAL, TriggeredBy.API)
+    running = (
+        select(func.count())
+        .select_from(Running)
+        .where(Running.job_id == row.job_id, Running.status == ExecutionStatus.RUNNING.value)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
+        .where((Execution.reason.is_(None)) | ~firing.is_held())
+        .where(running < job.max_instances if limited else true())
+        .values(
+            status=ExecutionStatus.RUNNING.value,
+            started_at=now,
+            worker_name=worker,
+            # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
+            queued_at=enqueued_at if enqueued_at is not None else Execution.queued_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:  # type: ignore[attr-defined]
+        session.commit()
+        session.refresh(row)
+        return row
+    firing.overlap(session, row, job, now)
+    session.commit()
+    return None
+
+
+def wait_until_due(execution: Execution) -> None:
+    """Defence in depth: never start a slot before its time."""
+    if execution.scheduled_for is None or execution.triggered_by != TriggeredBy.SCHEDULER:
+        return
+    early = (execution.scheduled_for - utcnow()).total_seconds()
+    if 0 < early < 5:
+        time.sleep(early)
+
+
+def execute(job: ScheduledJob, log_limit: int) -> Outcome:
+    """Run the job's registered task with its arguments, capturing its output."""
+    buffer = _BoundedBuffer(log_limit)
+    with _capture(buffer):
+        try:
+            spec = registry.get(job.task_function.name)
+            result = spec.func(**spec.validate_args(job.task_args))
+            outcome = Outcome(ExecutionStatus.SUCCESS, result=_jsonable(result))
+            outcome.http_status = _http_status(result)
+        except JobTimeoutException:
+            outcome = Outcome(
+                ExecutionStatus.TIMEOUT, error=f"timed out after {job.timeout_seconds}s"
+            )
+        except HttpTaskError as error:
+            outcome = _failure(error)
+            outcome.http_status = error.status
+            outcome.result = _jsonable(error.result)
+        except (KeyError, TaskArgsError) as error:
+            outcome = Outcome(ExecutionStatus.FAILED, error=f"cannot run: {error}")
+        except Exception as error:
+            outcome = _failure(error)
+    outcome.log = buffer.getvalue()
+    return outcome
+
+
+def _failure(error: BaseException) -> Outcome:
+    text = f"{type(error).__name__}: {error}"
+    return Outcome(ExecutionStatus.FAILED, error=text[:2000], traceback=traceback.format_exc())
+
+
+def finish(session: DbSession, execution_id: uuid.UUID, outcome: Outcome, now: datetime) -> bool:
+    """Record the outcome if the execution is still ours (running); update the job's summary."""
+    row = session.get(Execution, execution_id)
+    if row is None or row.status != ExecutionStatus.RUNNING:
+        log.warning(
+            "execution %s was closed meanwhile (%s); outcome dropped",
+            execution_id,
+            row and row.status,
+        )
+        session.rollback()
+        return False
+    started = row.started_at or now
+    row.status = outcome.status.value
+    row.completed_at = now
+    row.duration_seconds = max((now - started).total_seconds(), 0.0)
+    row.result = outcome.result
+    row.error_message = outcome.error
+    row.error_traceback = outcome.traceback
+    row.log_output = outcome.log or None
+    row.http_status = outcome.http_status
+    _update_job_summary(session, row, now)
+    session.commit()
+    return True
+
+
+def _update_job_summary(session: DbSession, row: Execution, now: datetime) -> None:
+    """last_run_time, last_status and the failure streak, updated atomically."""
+    failed = row.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+    session.execute(
+        update(ScheduledJob)
+        .where(ScheduledJob.id == row.job_id)
+        .values(
+            last_run_time=row.started_at or now,
+            last_status=row.status,
+            consecutive_failures=(ScheduledJob.consecutive_failures + 1) if failed else 0,
+        )
+    )
+
+
+def fail_lost(session: DbSession, execution: Execution, reason: str, now: datetime) -> None:
+    """Close a run whose worker died: failed, with the reason."""
+    execution.status = ExecutionStatus.FAILED.value
+    execution.error_message = reason
+    execution.completed_at = now
+    if execution.started_at:
+        execution.duration_seconds = (now - execution.started_at).total_seconds()
+    _update_job_summary(session, execution, now)
+
+
+def trigger(
+    session: DbSession,
+    recurrence: Recurrence,
+    job: ScheduledJob,
+    user: User | None,
+    via: TriggeredBy,
+    now: datetime,
+) -> Execution:
+    """Run now: a new execution straight into the queue, even for a paused job."""
+    row = Execution(
+        id=uuid.uuid4(),
+        job_id=job.id,
+        status=ExecutionStatus.QUEUED.value,
+        scheduled_for=now,
+        queued_at=now,
+        triggered_by=via.value,
+        triggered_by_user_id=user.id if user else None,
+    )
+    session.add(row)
+    session.commit()
+    try:
+        recurrence.enqueue_now(Arm(row.id, now, job.effective_queue, job.timeout_seconds))
+    except Exception as error:
+        row.status = ExecutionStatus.FAILED.value
+        row.error_message = f"could not enqueue: {type(error).__name__}: {error}"[:2000]
+        row.completed_at = utcnow()
+        session.commit()
+        raise ServiceError(
+            "The queue (Redis) is not reachable; the run was recorded as failed."
+        ) from error
+    return row
+
+
+class _BoundedBuffer(io.StringIO):
+    """Keeps at most ``limit`` characters of output, noting what was cut."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.dropped = 0
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.tell()
+        if room > 0:
+            super().write(text[:room])
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def getvalue(self) -> str:
+        value = super().getvalue()
+        return value + (f"\n… {self.dropped} more characters not kept" if self.dropped else "")
+
+
+@contextlib.contextmanager
+def _capture(buffer: _BoundedBuffer) -> Iterator[None]:
+    """Route the task's prints and log records into the buffer."""
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        root.removeHandler(handler)
+
+
+def _jsonable(value: Any) -> Any:
+    """A result the JSON column can hold (anything else becomes its repr)."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return repr(value)[:10_000]
+
+
+def _http_status(result: Any) -> int | None:
+    status = result.get("status") if isinstance(result, dict) else None
+    return status if isinstance(status, int) else None
+
+
+__all__ = ["Outcome", "claim", "execute", "fail_lost", "finish", "trigger", "wait_until_due"]

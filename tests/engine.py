@@ -1,0 +1,106 @@
+"""Real scheduler and worker processes for integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from app.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST = {
+    "SCHEDULER_POLL_SECONDS": "0.1",
+    "RECONCILE_SECONDS": "3",
+    "LEASE_SECONDS": "2",
+    "HEARTBEAT_SECONDS": "0.5",
+    "WORKER_LOST_SECONDS": "3",
+    "WORKER_CONCURRENCY": "2",
+    "SECRET_KEY": "test-secret-key",
+}
+
+
+class Engine:
+    """Starts, signals and stops Almanac processes against the test database and Redis."""
+
+    def __init__(self, database_url: str, redis_url: str, tmp: Path) -> None:
+        self.env = (
+            os.environ
+            | FAST
+            | {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "ALMANAC_INSTANCE": str(tmp),
+            }
+        )
+        self.tmp = tmp
+        self.redis = Redis.from_url(redis_url)
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, script: str, **env: str) -> subprocess.Popen[bytes]:
+        """Start ``scheduler.py`` or ``worker.py``; output goes to a log file."""
+        log = open(self.tmp / f"{script}.{len(self.processes)}.log", "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / script)],
+            cwd=ROOT,
+            env=self.env | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def scheduler(self, **env: str) -> subprocess.Popen[bytes]:
+        return self.start("scheduler.py", **env)
+
+    def worker(self, **env: str) -> subprocess.Popen[bytes]:
+        return self.start("worker.py", **env)
+
+    def stop(self, process: subprocess.Popen[bytes], timeout: float = 15) -> int:
+        """SIGTERM and wait (the graceful path)."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        return process.wait(timeout)
+
+    def stop_all(self) -> None:
+        """SIGTERM every process group, then SIGKILL what is left: no orphan may
+        outlive a test and steal the next test's jobs from the shared Redis."""
+        for process in self.processes:
+            _signal_group(process, signal.SIGTERM)
+        for process in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(15)
+            _signal_group(process, signal.SIGKILL)
+            process.wait(5)
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.tmp.glob("*.log"))
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, message: Any = "") -> Any:
+    """Poll ``predicate`` (with a fresh session view) until truthy or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        db.session.expire_all()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout}s: {detail}")
+        time.sleep(0.1)
