@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Execution, ScheduledJob, utcnow
+from app.models import Execution, ScheduledJob, SchedulerInstance, utcnow
 from tests.engine import wait_for
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,7 @@ def test_interval_job_fires_each_slot_once_on_time(engine, api_as, editor):
     engine.scheduler()
     engine.worker()
     job_id = create(api_as(editor), scheduleConfig={"seconds": 1})
-    wait_for(lambda: len(successes(job_id)) >= 5, 20, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= 5, 20, engine.logs)
     done = successes(job_id)
     slots = [row.scheduled_for for row in done]
     assert len(set(slots)) == len(slots)
@@ -79,7 +79,7 @@ def test_cron_job_fires_on_wall_clock_of_its_zone(engine, api_as, editor):
     job_id = create(
         api_as(editor), jobType="cron", scheduleConfig={"expression": expression}, timezone=zone
     )
-    wait_for(lambda: len(successes(job_id)) >= 2, 20, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= 2, 20, engine.logs)
     for row in successes(job_id):
         fired = row.scheduled_for.astimezone(ZoneInfo(zone))
         assert fired.hour == local.hour and fired.second % 2 == 0
@@ -100,8 +100,8 @@ def test_two_schedulers_never_run_a_slot_twice(engine, api_as, editor, httpserve
         for n in range(4)
     ]
     first = engine.scheduler()
-    wait_for(lambda: rows(status="success") or rows(status="queued"), 10, engine.logs())
-    second = engine.scheduler()
+    wait_for(lambda: rows(status="success") or rows(status="queued"), 10, engine.logs)
+    engine.scheduler()
     engine.worker()
     time.sleep(6)
     # Freeze the leader past its lease: the stand-by takes over; the old one wakes up late.
@@ -110,10 +110,11 @@ def test_two_schedulers_never_run_a_slot_twice(engine, api_as, editor, httpserve
     os.kill(first.pid, signal.SIGCONT)
     time.sleep(6)
     engine.stop(first)
-    engine.stop(second)
+    for job_id in ids:  # no new slots; the leader repairs anything stranded meanwhile
+        assert api.post(f"/jobs/{job_id}/action", {"action": "pause"}).status_code == 200
     wait_for(
         lambda: not rows(status="queued") and not rows(status="running"),
-        30,
+        40,
         lambda: [
             (r.status, str(r.scheduled_for.time()), r.queued_at, r.worker_name)
             for r in rows()
@@ -142,14 +143,14 @@ def test_flushed_redis_is_rebuilt_within_one_reconcile_period(engine, api_as, ed
     engine.worker()
     api = api_as(editor)
     ids = [create(api, name=f"job {n}", scheduleConfig={"seconds": 2}) for n in range(3)]
-    wait_for(lambda: all(successes(i) for i in ids), 15, engine.logs())
+    wait_for(lambda: all(successes(i) for i in ids), 15, engine.logs)
     engine.redis.flushdb()
     flushed_at = utcnow()
 
     def each_fired_again():
         return all(any(r.started_at > flushed_at for r in successes(i)) for i in ids)
 
-    wait_for(each_fired_again, 3 + 4, engine.logs())  # one reconcile period (3 s) and slack
+    wait_for(each_fired_again, 3 + 4, engine.logs)  # one reconcile period (3 s) and slack
     assert db.session.scalar(select(ScheduledJob).where(ScheduledJob.id == ids[0]))
 
 
@@ -161,11 +162,11 @@ def test_killed_work_horse_is_recorded_failed(engine, api_as, editor):
     )
     response = api_as(editor).post(f"/jobs/{job_id}/action", {"action": "trigger"})
     assert response.status_code == 202
-    running = wait_for(lambda: rows(job_id, status="running"), 15, engine.logs())[0]
+    running = wait_for(lambda: rows(job_id, status="running"), 15, engine.logs)[0]
     horse = _child_pids(int(running.worker_name.split(":")[1]))
     assert horse, "the work horse should be a child of the worker"
     os.kill(horse[0], signal.SIGKILL)
-    failed = wait_for(lambda: rows(job_id, status="failed"), 10, engine.logs())[0]
+    failed = wait_for(lambda: rows(job_id, status="failed"), 10, engine.logs)[0]
     assert failed.error_message.startswith("worker lost")
 
 
@@ -176,9 +177,9 @@ def test_killed_worker_is_swept_as_worker_lost(engine, api_as, editor):
         api_as(editor), taskFunction="sleep", taskArgs={"seconds": 30}, scheduleConfig={"hours": 1}
     )
     api_as(editor).post(f"/jobs/{job_id}/action", {"action": "trigger"})
-    running = wait_for(lambda: rows(job_id, status="running"), 15, engine.logs())[0]
+    running = wait_for(lambda: rows(job_id, status="running"), 15, engine.logs)[0]
     os.killpg(worker.pid, signal.SIGKILL)  # the supervisor, its worker and the horse
-    failed = wait_for(lambda: rows(job_id, status="failed"), 15, engine.logs())[0]
+    failed = wait_for(lambda: rows(job_id, status="failed"), 15, engine.logs)[0]
     assert "worker lost" in failed.error_message
     assert failed.id == running.id
 
@@ -204,16 +205,19 @@ def test_misfire_policies_after_scheduler_downtime(engine, api_as, editor, polic
     job_id = create(
         api_as(editor), scheduleConfig={"seconds": 1}, misfirePolicy=policy, misfireGraceSeconds=1
     )
-    wait_for(lambda: len(successes(job_id)) >= 2, 15, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= 2, 15, engine.logs)
     engine.stop(scheduler)
     time.sleep(5)
     engine.scheduler()
-    wait_for(lambda: _late_rows(job_id), 15, engine.logs())
+    wait_for(lambda: _late_rows(job_id), 15, engine.logs)
     wait_for(
         lambda: (
             not [r for r in _late_rows(job_id) if r.status != "missed" and r.status != "success"]
         ),
-        15,
+        30,  # run_all catches up one run at a time (max_instances=1)
+        lambda: [
+            (r.status, str(r.scheduled_for.time()), (r.reason or "")[:30]) for r in rows(job_id)
+        ],
     )
     late = _late_rows(job_id)
     missed = [r for r in late if r.status == "missed"]
@@ -247,7 +251,7 @@ def test_overlap_skip_records_skipped_slots(engine, api_as, editor):
         maxInstances=1,
         overlapPolicy="skip",
     )
-    skipped = wait_for(lambda: rows(job_id, status="skipped"), 15, engine.logs())
+    skipped = wait_for(lambda: rows(job_id, status="skipped"), 15, engine.logs)
     assert "max_instances=1" in skipped[0].reason
     running = [r for r in rows(job_id) if r.status in ("queued", "running")]
     assert len(running) <= 1
@@ -264,7 +268,7 @@ def test_overlap_queue_holds_one_then_runs_it(engine, api_as, editor):
         maxInstances=1,
         overlapPolicy="queue",
     )
-    wait_for(lambda: len(successes(job_id)) >= 2, 20, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= 2, 20, engine.logs)
     all_rows = rows(job_id)
     assert any(r.status == "skipped" and "already waiting" in r.reason for r in all_rows)
     starts = sorted(r.started_at for r in successes(job_id))
@@ -277,7 +281,7 @@ def test_paused_job_does_not_fire_but_run_now_works(engine, api_as, editor):
     engine.worker()
     api = api_as(editor)
     job_id = create(api, scheduleConfig={"seconds": 1})
-    wait_for(lambda: successes(job_id), 10, engine.logs())
+    wait_for(lambda: successes(job_id), 10, engine.logs)
     api.post(f"/jobs/{job_id}/action", {"action": "pause", "reason": "maintenance"})
     time.sleep(1)
     before = len(rows(job_id))
@@ -292,7 +296,7 @@ def test_paused_job_does_not_fire_but_run_now_works(engine, api_as, editor):
     assert manual.triggered_by == "api" and manual.triggered_by_user_id == editor.id
     api.post(f"/jobs/{job_id}/action", {"action": "resume"})
     count = len(successes(job_id))
-    wait_for(lambda: len(successes(job_id)) >= count + 2, 10, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= count + 2, 10, engine.logs)
 
 
 def test_timeout_is_recorded(engine, api_as, editor):
@@ -306,7 +310,7 @@ def test_timeout_is_recorded(engine, api_as, editor):
         timeoutSeconds=1,
     )
     api_as(editor).post(f"/jobs/{job_id}/action", {"action": "trigger"})
-    row = wait_for(lambda: rows(job_id, status="timeout"), 15, engine.logs())[0]
+    row = wait_for(lambda: rows(job_id, status="timeout"), 15, engine.logs)[0]
     assert "timed out" in row.error_message
     assert row.duration_seconds < 5
 
@@ -319,7 +323,7 @@ def test_edited_schedule_takes_effect_without_restart(engine, api_as, editor):
     time.sleep(1)
     assert not successes(job_id)
     assert api.patch(f"/jobs/{job_id}", {"scheduleConfig": {"seconds": 1}}).status_code == 200
-    wait_for(lambda: len(successes(job_id)) >= 3, 10, engine.logs())
+    wait_for(lambda: len(successes(job_id)) >= 3, 10, engine.logs)
     slots = [row.scheduled_for for row in successes(job_id)]
     assert one_second_apart(slots)
     assert not rows(job_id, status="pending")[1:]  # one armed slot at a time
@@ -328,7 +332,33 @@ def test_edited_schedule_takes_effect_without_restart(engine, api_as, editor):
 def test_sigterm_stops_processes_gracefully(engine, api_as, editor):
     scheduler = engine.scheduler()
     worker = engine.worker()
-    create(api_as(editor), scheduleConfig={"seconds": 1})
-    time.sleep(3)
+    job_id = create(api_as(editor), scheduleConfig={"seconds": 1})
+    wait_for(lambda: successes(job_id), 20, engine.logs)  # both are up and working
     assert engine.stop(scheduler) == 0
     assert engine.stop(worker) == 0
+    db.session.rollback()
+    instances = db.session.scalars(select(SchedulerInstance)).all()
+    assert {i.role for i in instances} == {"scheduler", "worker"}
+    assert all(i.stopped_at is not None and not i.is_leader for i in instances)
+
+
+def test_slots_are_enqueued_on_time_while_every_worker_is_busy(engine, api_as, editor):
+    engine.scheduler()
+    engine.worker(WORKER_CONCURRENCY="1")
+    api = api_as(editor)
+    blocker = create(
+        api,
+        name="blocker",
+        taskFunction="sleep",
+        taskArgs={"seconds": 6},
+        scheduleConfig={"hours": 1},
+    )
+    api.post(f"/jobs/{blocker}/action", {"action": "trigger"})
+    wait_for(lambda: rows(blocker, status="running"), 15, engine.logs)
+    job_id = create(api, scheduleConfig={"seconds": 1}, maxInstances=10)
+    wait_for(lambda: len(rows(job_id, status="queued")) >= 3, 10, engine.logs)
+    waiting = rows(job_id, status="queued")
+    assert rows(blocker, status="running")  # the only worker is still busy
+    assert all((r.queued_at - r.scheduled_for).total_seconds() < 1 for r in waiting)
+    assert rows(job_id, status="pending")  # and the next slot is armed
+    wait_for(lambda: len(successes(job_id)) >= 3, 20, engine.logs)  # they run once it frees

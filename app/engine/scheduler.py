@@ -30,6 +30,7 @@ from app.services.firing import Due, Plan
 from app.services.recurrence import Fenced, Recurrence, execution_id_of, rq_job_id
 
 log = logging.getLogger("almanac.scheduler")
+FULL_RECONCILE_EVERY = 10
 
 
 class SchedulerProcess:
@@ -48,6 +49,8 @@ class SchedulerProcess:
         self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
             tzinfo=utcnow().tzinfo
         )
+        self._next_release = self._next_beat
+        self._passes = 0
 
     def stop(self, *_: object) -> None:
         """Ask the loop to finish its pass and exit."""
@@ -117,7 +120,8 @@ class SchedulerProcess:
             self.lease = None
         if self.lease is not None:
             log.info("leading with fencing token %d", self.lease.token)
-            self._next_reconcile = now  # reconcile at once on taking over
+            self._next_reconcile = now  # reconcile at once (fully) on taking over
+            self._passes = 0
             self._next_renew = now + self.lease_ttl / 3
 
     def _lead(self, now: datetime) -> None:
@@ -132,8 +136,12 @@ class SchedulerProcess:
 
     def reconcile_once(self, now: datetime) -> reconcile.Report:
         """A full reconcile pass, fenced."""
+        # A full pass on taking over and every tenth period; in between, a
+        # cheap consistency check decides (see reconcile.reconcile).
+        full = self._passes % FULL_RECONCILE_EVERY == 0
+        self._passes += 1
         plan, report = reconcile.reconcile(
-            db.session, self.recurrence, now, self.instance_id, self.worker_lost_after
+            db.session, self.recurrence, now, self.instance_id, self.worker_lost_after, full=full
         )
         instances.mark_stale(db.session, now, self.beat_every * 6)
         self._commit(plan, now)
@@ -142,15 +150,41 @@ class SchedulerProcess:
         return report
 
     def tick(self, now: datetime) -> None:
-        """Apply schedule changes, fire what is due, release held runs."""
+        """Fire what is due first (moved at once), then plan and arm the next slots."""
         plan = Plan()
         self._apply_changes(now, plan)
         due = load_due(self.recurrence)
         now = utcnow()  # after the due query: a slot is never stamped before its time
         if due:
             firing.fire(db.session, due, now, self.instance_id, plan)
-        firing.release_held(db.session, now, plan)
+        if due or now >= self._next_release:
+            firing.release_held(db.session, now, plan)
+            self._next_release = now + timedelta(seconds=1)
+        session = db.session
+        if plan.is_empty() and not (session.new or session.dirty or session.deleted):
+            session.rollback()  # an idle pass writes nothing, so it costs next to nothing
+            return
+        self._move_first(plan)
         self._commit(plan, now)
+        if plan.next:
+            following = Plan(next=plan.next)
+            firing.plan_next_many(db.session, self.instance_id, following, now)
+            self._commit(following, now)
+
+    def _move_first(self, plan: Plan) -> None:
+        """Move due slots into their queues before the commit: lateness is not
+        made to wait for it. Safe, because their rows already exist (a worker
+        may claim a pending row) and the move is fenced in Redis; the rest of
+        the plan (new catch-up rows, arming) waits for the commit."""
+        assert self.lease is not None
+        if plan.move:
+            try:
+                self.recurrence.apply(self.lease.token, move=plan.move)
+            except Fenced as error:
+                if not error.forgotten:
+                    raise leadership.LostLeadership(str(error)) from None
+                return  # Redis was flushed: _commit re-claims and moves them
+            plan.move = []
 
     def _apply_changes(self, now: datetime, plan: Plan) -> None:
         """Jobs edited, paused, resumed or deleted since the last pass."""

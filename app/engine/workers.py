@@ -89,9 +89,10 @@ def run_worker(app: Flask, queues: list[str]) -> None:
         db.engine.dispose(close=False)  # never share the parent's connections after fork
         name = worker_name(socket.gethostname(), os.getpid())
         os.environ[WORKER_NAME_ENV] = name
-        instance = instances.register(db.session, InstanceRole.WORKER.value, __version__, utcnow())
+        role = InstanceRole.WORKER.value
+        instance_id = instances.register(db.session, role, __version__, utcnow()).id
         stop_beat = threading.Event()
-        threading.Thread(target=_beat, args=(app, instance.id, stop_beat), daemon=True).start()
+        threading.Thread(target=_beat, args=(app, instance_id, stop_beat), daemon=True).start()
         worker_class = WORKER_CLASSES[app.config["WORKER_CLASS"]]
         worker = worker_class(
             queues,
@@ -106,7 +107,7 @@ def run_worker(app: Flask, queues: list[str]) -> None:
         finally:
             stop_beat.set()
             db.session.remove()
-            instances.stop(db.session, instance.id, utcnow())
+            instances.stop(db.session, instance_id, utcnow())
 
 
 def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:

@@ -14,9 +14,11 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from rq.job import Job as RqJob
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, inspect, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
 from app.models import (
@@ -29,6 +31,7 @@ from app.models import (
 )
 from app.services import schedule
 from app.services.recurrence import Arm
+from app.services.slots import insert_slots, store_next_times
 
 HELD = "waiting for a free instance"
 _ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
@@ -48,18 +51,20 @@ class Plan:
     drop: list[str] = field(default_factory=list)
     disarm: list[uuid.UUID] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    # Jobs whose next slot (after the given instant) must be planned.
+    next: list[tuple[ScheduledJob, datetime]] = field(default_factory=list)
+    # Slots moved out of rq-scheduler, to be marked queued (mark_moved).
+    moved_ids: list[uuid.UUID] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        """Nothing for Redis to do and nothing to plan."""
+        return not (self.move or self.enqueue or self.arm or self.drop or self.disarm or self.next)
 
 
 def arm_of(job: ScheduledJob, execution: Execution) -> Arm:
     """How to arm or enqueue an execution: jitter delays, never advances."""
     assert execution.scheduled_for is not None
-    delay = random.randint(0, job.jitter_seconds) if job.jitter_seconds else 0
-    return Arm(
-        execution.id,
-        execution.scheduled_for + timedelta(seconds=delay),
-        job.effective_queue,
-        job.timeout_seconds,
-    )
+    return _arm(job, execution.id, execution.scheduled_for)
 
 
 def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) -> Execution:
@@ -114,6 +119,81 @@ def is_held_row(row: Execution) -> bool:
     return (row.reason or "").startswith(HELD)
 
 
+def plan_next_many(
+    session: DbSession, instance_id: uuid.UUID | None, plan: Plan, now: datetime
+) -> None:
+    """Plan every job in ``plan.next``: one multi-row insert, then arm what was inserted.
+
+    A slot whose row already exists (it fired before a restart, say) is
+    resolved one job at a time by ``plan_next``; the bulk path keeps a cold
+    start of 100,000 jobs to a few round trips.
+    """
+    pending, seen = [], set()
+    for job, after in plan.next:
+        key: Any = inspect(job).identity
+        if key not in seen:
+            seen.add(key)
+            pending.append((job, after))
+    plan.next = []
+    _refresh(session, [job for job, _ in pending])
+    rows, owners, next_times = [], {}, []
+    for job, after in pending:
+        times = schedule.upcoming(job, after, 1) if job.is_schedulable else []
+        next_times.append({"id": job.id, "next_run_time": times[0] if times else None})
+        # Written below in one executemany, not one ORM UPDATE per job.
+        set_committed_value(job, "next_run_time", times[0] if times else None)
+        if times:
+            row_id = uuid.uuid4()
+            owners[row_id] = (job, after, times[0])
+            rows.append(_slot_values(row_id, job, times[0], instance_id, now))
+    connection = session.connection()
+    store_next_times(connection, next_times)
+    inserted = insert_slots(connection, rows)
+    for row_id, (job, after, slot) in owners.items():
+        if row_id in inserted:
+            plan.arm.append(_arm(job, row_id, slot))
+        else:
+            plan_next(session, job, after, instance_id, plan)
+    if inserted:
+        plan.counts["armed"] += len(inserted)
+
+
+def _refresh(session: DbSession, jobs: list[ScheduledJob]) -> None:
+    """Reload jobs expired by a commit in one query, not one query each."""
+    keys: list[Any] = [inspect(job).identity for job in jobs]
+    ids = [key[0] for key in keys if key]
+    for start in range(0, len(ids), 1000):
+        session.scalars(
+            select(ScheduledJob)
+            .where(ScheduledJob.id.in_(ids[start : start + 1000]))
+            .execution_options(populate_existing=True)
+        ).all()
+
+
+def _slot_values(
+    row_id: uuid.UUID,
+    job: ScheduledJob,
+    slot: datetime,
+    instance_id: uuid.UUID | None,
+    now: datetime,
+) -> dict[str, object]:
+    return {
+        "id": row_id,
+        "job_id": job.id,
+        "status": ExecutionStatus.PENDING.value,
+        "scheduled_for": slot,
+        "triggered_by": TriggeredBy.SCHEDULER.value,
+        "scheduler_instance_id": instance_id,
+        "attempt": 1,
+        "created_at": now,
+    }
+
+
+def _arm(job: ScheduledJob, row_id: uuid.UUID, slot: datetime) -> Arm:
+    delay = random.randint(0, job.jitter_seconds) if job.jitter_seconds else 0
+    return Arm(row_id, slot + timedelta(seconds=delay), job.effective_queue, job.timeout_seconds)
+
+
 def active_counts(
     session: DbSession, job_ids: Iterable[uuid.UUID], statuses: Sequence[str] = _ACTIVE
 ) -> Counter[uuid.UUID]:
@@ -161,7 +241,7 @@ def fire(
     instance_id: uuid.UUID | None,
     plan: Plan,
 ) -> None:
-    """Decide what each due slot becomes and arm each job's next slot."""
+    """Decide what each due slot becomes; the jobs' next slots go to ``plan.next``."""
     active = active_counts(session, (d.execution.job_id for d in due))
     for item in due:
         row, job = item.execution, item.execution.job
@@ -174,12 +254,13 @@ def fire(
         )
         if now > deadline:
             _misfire(session, item, now, active, instance_id, plan)
-            plan_next(session, job, now, instance_id, plan)
+            plan.next.append((job, now))
             continue
         # On time: into the queue even when every worker is busy; the overlap
         # policy applies when a worker is about to start it (runs.claim).
         _start(item, now, plan)
-        plan_next(session, job, row.scheduled_for, instance_id, plan)
+        plan.next.append((job, row.scheduled_for))
+    mark_moved(session, plan, now)
 
 
 def _discard(session: DbSession, item: Due, plan: Plan) -> None:
@@ -210,13 +291,32 @@ def _overlap_reason(job: ScheduledJob, running: int, extra: str) -> str:
 def _start(item: Due, now: datetime, plan: Plan) -> None:
     """Send the slot to its queue: through rq-scheduler if armed there, else directly."""
     row = item.execution
-    row.status = ExecutionStatus.QUEUED.value
-    row.queued_at = now
     if item.rq_job is not None:
+        # Marked queued in one conditional UPDATE (mark_moved), not by the ORM:
+        # the move may happen before the commit, and a worker's claim must not
+        # be overwritten by a late flush.
+        set_committed_value(row, "status", ExecutionStatus.QUEUED.value)
+        set_committed_value(row, "queued_at", now)
         plan.move.append(item.rq_job)
+        plan.moved_ids.append(row.id)
     else:
+        row.status = ExecutionStatus.QUEUED.value
+        row.queued_at = now
         plan.enqueue.append(arm_of(row.job, row))
     plan.counts["fired"] += 1
+
+
+def mark_moved(session: DbSession, plan: Plan, now: datetime) -> None:
+    """Mark moved slots queued (only if still pending), holding their row locks to commit."""
+    ids, plan.moved_ids = plan.moved_ids, []
+    for start in range(0, len(ids), 1000):
+        session.execute(
+            update(Execution)
+            .where(Execution.id.in_(ids[start : start + 1000]))
+            .where(Execution.status == ExecutionStatus.PENDING.value)
+            .values(status=ExecutionStatus.QUEUED.value, queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _close(row: Execution, status: ExecutionStatus, now: datetime, reason: str) -> None:
@@ -284,7 +384,11 @@ def run_all_cap() -> int:
 
 
 def release_held(session: DbSession, now: datetime, plan: Plan) -> None:
-    """Start held runs whose job has a free instance again, oldest first."""
+    """Start held runs whose job has a free instance again, oldest first.
+
+    Busy means running, or queued for an older slot: newer slots cannot
+    overtake a held one (runs.claim), so they do not hold it back.
+    """
     held = session.scalars(
         select(Execution)
         .where(
@@ -295,13 +399,27 @@ def release_held(session: DbSession, now: datetime, plan: Plan) -> None:
         .order_by(Execution.scheduled_for)
         .limit(1000)
     ).all()
-    if not held:
-        return
-    active = active_counts(session, (row.job_id for row in held))
+    started: Counter[uuid.UUID] = Counter()
     for row in held:
         if not row.job.is_schedulable:
             session.delete(row)
-        elif active[row.job_id] < row.job.max_instances:
+        elif _busy(session, row) + started[row.job_id] < row.job.max_instances:
             row.reason = (row.reason or "").partition("; ")[2] or None
             _start(Due(row), now, plan)
-            active[row.job_id] += 1
+            started[row.job_id] += 1
+
+
+def _busy(session: DbSession, row: Execution) -> int:
+    """Runs of the job that keep a held slot waiting."""
+    older_queued = (Execution.status == ExecutionStatus.QUEUED.value) & (
+        Execution.scheduled_for < row.scheduled_for
+    )
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Execution.job_id == row.job_id,
+                (Execution.status == ExecutionStatus.RUNNING.value) | older_queued,
+            )
+        )
+        or 0
+    )

@@ -13,18 +13,19 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import DbSession
 from app.models import (
     Execution,
     ExecutionStatus,
     InstanceRole,
+    JobStatus,
     ScheduledJob,
     SchedulerInstance,
     TriggeredBy,
 )
-from app.services import firing, runs, schedule
+from app.services import firing, instances, runs, schedule
 from app.services.firing import Due, Plan, is_held
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
@@ -42,21 +43,6 @@ class Report:
         if not self.counts:
             return "nothing to change"
         return ", ".join(f"{what}: {n}" for what, n in sorted(self.counts.items()))
-
-
-def _pending_slots(session: DbSession) -> dict[uuid.UUID, list[Execution]]:
-    """Armed (pending, not held) scheduler slots by job."""
-    rows = session.scalars(
-        select(Execution).where(
-            Execution.status == ExecutionStatus.PENDING.value,
-            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            (Execution.reason.is_(None)) | ~is_held(),
-        )
-    )
-    by_job: dict[uuid.UUID, list[Execution]] = defaultdict(list)
-    for row in rows:
-        by_job[row.job_id].append(row)
-    return by_job
 
 
 def auto_resume(session: DbSession, now: datetime, plan: Plan) -> list[ScheduledJob]:
@@ -99,7 +85,6 @@ def sync_job(
         job.next_run_time = None
         return
     slots.sort(key=lambda r: r.scheduled_for or now)
-    wanted = schedule.upcoming(job, now, 1)
     keep = slots[0] if slots else None
     for extra in slots[1:]:
         plan.disarm.append(extra.id)
@@ -109,7 +94,7 @@ def sync_job(
         if rq_job_id(keep.id) not in armed:
             due.append(Due(keep))  # overdue and unarmed (e.g. Redis flushed): fire it now
         return
-    if keep is not None and wanted and keep.scheduled_for == wanted[0]:
+    if keep is not None and keep.scheduled_for in schedule.upcoming(job, now, 1):
         job.next_run_time = keep.scheduled_for
         if rq_job_id(keep.id) not in armed:
             plan.arm.append(firing.arm_of(job, keep))
@@ -120,9 +105,7 @@ def sync_job(
         session.delete(keep)
         session.flush()
         plan.counts["re-armed"] += 1
-    before = len(plan.arm)
-    firing.plan_next(session, job, now, instance_id, plan)
-    plan.counts["armed"] += len(plan.arm) - before
+    plan.next.append((job, now))
 
 
 def reconcile(
@@ -131,30 +114,28 @@ def reconcile(
     now: datetime,
     instance_id: uuid.UUID | None,
     worker_lost_after: timedelta = timedelta(seconds=60),
+    *,
+    full: bool = True,
 ) -> tuple[Plan, Report]:
-    """One full pass; the caller fences, commits, then carries out the plan."""
+    """One pass; the caller fences, commits, then carries out the plan.
+
+    With ``full=False`` the per-job scan is skipped when three counts agree
+    (armed entries, armed slots, schedulable jobs): a steady state costs three
+    cheap queries, so a pass never holds up firing. Any drift (a flushed
+    Redis, a stray entry, a slot left by a paused job) makes them disagree.
+
+    The steady state is checked on plain tuples: a schedulable job whose one
+    armed slot is its stored next run needs nothing, so an idle pass over
+    10,000 jobs computes no schedule. Jobs that need work are handled in
+    chunks, with the session cleared between them, so a cold start of 100,000
+    jobs stays within a bounded memory.
+    """
     plan, report = Plan(), Report()
-    auto_resume(session, now, plan)
-    armed = set(recurrence.armed())
-    slots = _pending_slots(session)
-    jobs = session.scalars(
-        select(ScheduledJob).where(
-            (ScheduledJob.id.in_(list(slots))) | (ScheduledJob.deleted_at.is_(None))
-        )
-    ).all()
-    due: list[Due] = []
-    for job in jobs:
-        sync_job(session, job, slots.pop(job.id, []), armed, now, instance_id, plan, due)
-    wanted = {rq_job_id(a.execution_id) for a in plan.arm} | {
-        rq_job_id(row.id) for rows in _pending_slots(session).values() for row in rows
-    }
-    for entry in armed - wanted:
-        if execution_id_of(entry) is not None:
-            plan.drop.append(entry)
-            plan.counts["dropped"] += 1
+    if auto_resume(session, now, plan):
+        full = True
     session.flush()
-    if due:
-        firing.fire(session, due, now, instance_id, plan)
+    if full or not _counts_agree(session, recurrence):
+        _sync_all(session, recurrence, now, instance_id, plan)
     firing.release_held(session, now, plan)
     _requeue_lost(session, recurrence, now, plan)
     _sweep_abandoned(session, now, worker_lost_after, plan)
@@ -162,8 +143,129 @@ def reconcile(
     return plan, report
 
 
+def _counts_agree(session: DbSession, recurrence: Recurrence) -> bool:
+    """Armed entries, armed slots and schedulable jobs are equally many."""
+    slots = session.scalar(
+        select(func.count()).where(
+            Execution.status == ExecutionStatus.PENDING.value,
+            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+            (Execution.reason.is_(None)) | ~is_held(),
+        )
+    )
+    jobs = session.scalar(
+        select(func.count()).where(
+            ScheduledJob.deleted_at.is_(None),
+            ScheduledJob.is_enabled,
+            ~ScheduledJob.is_paused,
+            ScheduledJob.status != JobStatus.FAILED.value,
+            ScheduledJob.next_run_time.is_not(None),
+        )
+    )
+    return slots == jobs == recurrence.armed_count()
+
+
+def _sync_all(
+    session: DbSession,
+    recurrence: Recurrence,
+    now: datetime,
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> None:
+    """Check every job cheaply, treat those that need it, drop stray entries."""
+    armed = set(recurrence.armed())
+    slots = _slot_index(session)
+    attention = _needing_attention(session, slots, armed)
+    for start in range(0, len(attention), _CHUNK):
+        chunk = attention[start : start + _CHUNK]
+        slot_ids = [slot_id for job_id in chunk for slot_id, _ in slots.get(job_id, [])]
+        _sync_chunk(session, chunk, slot_ids, armed, now, instance_id, plan)
+    gone = set(plan.disarm)
+    wanted = {rq_job_id(a.execution_id) for a in plan.arm} | {
+        rq_job_id(slot_id) for rows in slots.values() for slot_id, _ in rows if slot_id not in gone
+    }
+    for entry in armed - wanted:
+        if execution_id_of(entry) is not None:
+            plan.drop.append(entry)
+            plan.counts["dropped"] += 1
+
+
+_CHUNK = 2000
+_Slot = tuple[uuid.UUID, datetime | None]
+
+
+def _slot_index(session: DbSession) -> dict[uuid.UUID, list[_Slot]]:
+    """Armed (pending, not held) scheduler slots by job, as plain tuples."""
+    rows = session.execute(
+        select(Execution.id, Execution.job_id, Execution.scheduled_for).where(
+            Execution.status == ExecutionStatus.PENDING.value,
+            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+            (Execution.reason.is_(None)) | ~is_held(),
+        )
+    )
+    index: dict[uuid.UUID, list[_Slot]] = defaultdict(list)
+    for slot_id, job_id, scheduled_for in rows:
+        index[job_id].append((slot_id, scheduled_for))
+    return index
+
+
+def _needing_attention(
+    session: DbSession,
+    slots: dict[uuid.UUID, list[_Slot]],
+    armed: set[str],
+) -> list[uuid.UUID]:
+    """Jobs whose armed state is not simply right (cheap: no schedule is computed)."""
+    columns = select(
+        ScheduledJob.id,
+        ScheduledJob.next_run_time,
+        ScheduledJob.deleted_at.is_(None) & ScheduledJob.is_enabled & ~ScheduledJob.is_paused,
+        ScheduledJob.status,
+    )
+    attention = []
+    for job_id, next_run, live, status in session.execute(columns):
+        rows = slots.get(job_id, [])
+        schedulable = bool(live) and status != JobStatus.FAILED
+        settled = (
+            len(rows) == 1 and rows[0][1] == next_run and rq_job_id(rows[0][0]) in armed
+            if schedulable
+            else not rows
+        )
+        if not settled:
+            attention.append(job_id)
+    return attention
+
+
+def _sync_chunk(
+    session: DbSession,
+    job_ids: list[uuid.UUID],
+    slot_ids: list[uuid.UUID],
+    armed: set[str],
+    now: datetime,
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> None:
+    """Full treatment for some jobs, then let the session forget what it loaded."""
+    known = set(session.identity_map.keys())
+    jobs = session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(job_ids))).all()
+    pending: dict[uuid.UUID, list[Execution]] = defaultdict(list)
+    if slot_ids:  # by primary key: the index of pending slots says which exist
+        for row in session.scalars(select(Execution).where(Execution.id.in_(slot_ids))):
+            pending[row.job_id].append(row)
+    due: list[Due] = []
+    for job in jobs:
+        sync_job(session, job, pending.pop(job.id, []), armed, now, instance_id, plan, due)
+    session.flush()
+    if due:
+        firing.fire(session, due, now, instance_id, plan)
+    firing.plan_next_many(session, instance_id, plan, now)
+    session.flush()
+    for key in set(session.identity_map.keys()) - known:
+        obj = session.identity_map.get(key)
+        if obj is not None:
+            session.expunge(obj)
+
+
 def _requeue_lost(session: DbSession, recurrence: Recurrence, now: datetime, plan: Plan) -> None:
-    """Queued runs whose RQ job vanished (a flushed Redis) are queued again."""
+    """Queued runs RQ no longer means to run (a flushed Redis, a failed claim) go again."""
     queued = session.scalars(
         select(Execution).where(
             Execution.status == ExecutionStatus.QUEUED.value,
@@ -171,7 +273,7 @@ def _requeue_lost(session: DbSession, recurrence: Recurrence, now: datetime, pla
         )
     ).all()
     for row in queued:
-        if not recurrence.job_exists(row.id):
+        if not recurrence.job_waiting(row.id):
             plan.enqueue.append(Arm(row.id, now, row.job.effective_queue, row.job.timeout_seconds))
             plan.counts["requeued"] += 1
 
@@ -179,7 +281,7 @@ def _requeue_lost(session: DbSession, recurrence: Recurrence, now: datetime, pla
 def _sweep_abandoned(session: DbSession, now: datetime, lost_after: timedelta, plan: Plan) -> None:
     """Runs whose worker stopped beating are closed as failed ("worker lost")."""
     live = {
-        f"{i.hostname}:{i.pid}"
+        instances.worker_name(i.hostname, i.pid)
         for i in session.scalars(
             select(SchedulerInstance).where(
                 SchedulerInstance.role == InstanceRole.WORKER.value,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -21,9 +21,10 @@ from redis.client import Pipeline
 from redis.exceptions import WatchError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
+from rq_scheduler.utils import to_unix
 
 ENTRY_FUNC = "app.entrypoints.run_execution"
 _ID_PREFIX = "almanac-"
@@ -51,6 +52,9 @@ class Fenced(RuntimeError):
 _PIPELINE_BATCH = 500
 # Finished RQ jobs are not kept: the database keeps the record of every run.
 _FAILURE_TTL = 24 * 3600
+
+
+_WAITING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 class JsonJob(Job):
@@ -176,8 +180,17 @@ class Recurrence:
         return Queue(name, connection=self.connection, job_class=JsonJob, serializer=JSONSerializer)
 
     def due(self) -> list[Job]:
-        """Armed jobs whose time has come (rq-scheduler's own query)."""
-        return list(self.scheduler.get_jobs_to_queue())
+        """Armed jobs whose time has come: rq-scheduler's query, its jobs fetched in one trip."""
+        until = to_unix(datetime.now(UTC).replace(tzinfo=None))
+        ids = [
+            _text(i)
+            for i in self.connection.zrangebyscore(self.scheduler.scheduled_jobs_key, 0, until)
+        ]
+        jobs = JsonJob.fetch_many(ids, connection=self.connection) if ids else []
+        orphans = [job_id for job_id, job in zip(ids, jobs, strict=True) if job is None]
+        if orphans:
+            self.connection.zrem(self.scheduler.scheduled_jobs_key, *orphans)
+        return [job for job in jobs if job is not None]
 
     def drop(self, job_id: str) -> None:
         """Remove one armed entry without running it (unfenced: orphans only)."""
@@ -186,6 +199,10 @@ class Recurrence:
     def is_armed(self, job_id: str) -> bool:
         """True when an entry is armed in rq-scheduler."""
         return self.connection.zscore(self.scheduler.scheduled_jobs_key, job_id) is not None
+
+    def armed_count(self) -> int:
+        """How many entries rq-scheduler holds."""
+        return int(self.connection.zcard(self.scheduler.scheduled_jobs_key))
 
     def armed(self) -> dict[str, float]:
         """Every armed entry and its score (UNIX seconds)."""
@@ -203,13 +220,17 @@ class Recurrence:
         """Put an execution straight into its RQ queue (Run now; no leader needed)."""
         self._queue(arm.queue).enqueue_job(self._job(arm))
 
-    def job_exists(self, execution_id: uuid.UUID) -> bool:
-        """True while RQ still holds the job of an execution."""
+    def job_waiting(self, execution_id: uuid.UUID) -> bool:
+        """True while RQ still means to run the job of an execution (queued or started).
+
+        False when it vanished (a flushed Redis) or RQ gave up on it (the entry
+        point failed before it could claim the run, say on a database hiccup).
+        """
         try:
-            JsonJob.fetch(rq_job_id(execution_id), connection=self.connection)
+            job = JsonJob.fetch(rq_job_id(execution_id), connection=self.connection)
         except NoSuchJobError:
             return False
-        return True
+        return job.get_status(refresh=False) in _WAITING
 
     def mark_changed(self, job_id: uuid.UUID) -> None:
         """Tell the leading scheduler a job's schedule changed (picked up next poll)."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import func, select, true, update
+from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
@@ -27,6 +27,7 @@ from app.tasks import HttpTaskError, TaskArgsError, registry
 
 log = logging.getLogger(__name__)
 Running = aliased(Execution)
+Waiting = aliased(Execution)
 _CLAIMABLE = (ExecutionStatus.PENDING.value, ExecutionStatus.QUEUED.value)
 
 
@@ -77,6 +78,8 @@ def claim(
         .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
         .where((Execution.reason.is_(None)) | ~firing.is_held())
         .where(running < job.max_instances if limited else true())
+        # Slots start in order: none overtakes an older slot still waiting its turn.
+        .where(~waiting_before(row) if limited else true())
         .values(
             status=ExecutionStatus.RUNNING.value,
             started_at=now,
@@ -93,6 +96,20 @@ def claim(
     firing.overlap(session, row, job, now)
     session.commit()
     return None
+
+
+def waiting_before(row: Execution) -> ColumnElement[bool]:
+    """SQL: an older slot of the same job is held, waiting for a free instance."""
+    return (
+        select(Waiting.id)
+        .where(
+            Waiting.job_id == row.job_id,
+            Waiting.status == ExecutionStatus.PENDING.value,
+            Waiting.reason.like(firing.HELD + "%"),
+            Waiting.scheduled_for < row.scheduled_for,
+        )
+        .exists()
+    )
 
 
 def wait_until_due(execution: Execution) -> None:

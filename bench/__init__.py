@@ -1,0 +1,1 @@
+"""Benchmarks: plain scripts that print their figures (see docs/PERFORMANCE.md)."""
