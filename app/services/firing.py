@@ -160,7 +160,7 @@ def plan_next_many(
 
 def _refresh(session: DbSession, jobs: list[ScheduledJob]) -> None:
     """Reload jobs expired by a commit in one query, not one query each."""
-    keys: list[Any] = [inspect(job).identity for job in jobs]
+    keys: list[Any] = [inspect(job).identity for job in jobs if inspect(job).expired_attributes]
     ids = [key[0] for key in keys if key]
     for start in range(0, len(ids), 1000):
         session.scalars(
