@@ -26,7 +26,7 @@ from app.api.schemas import (
 )
 from app.extensions import db
 from app.models import ExecutionStatus, JobType, Role, TaskFunction, utcnow
-from app.services import history, status
+from app.services import history, job_fields, status
 
 
 @spec.route("/openapi.json", "GET", summary="This document", tag="meta", public=True, errors=())
@@ -59,8 +59,8 @@ def schedule_preview() -> Any:
             )
         )
         raise ApiError(422, error.message, {field: error.message}) from None
-    start = _localized(body.start_date, zone)
-    end = _localized(body.end_date, zone)
+    start = job_fields.localize(body.start_date, zone)
+    end = job_fields.localize(body.end_date, zone)
     now = utcnow()
     after = max(now, start - timedelta(microseconds=1)) if start else now
     times = timemath.fire_times(
@@ -68,12 +68,6 @@ def schedule_preview() -> Any:
     )
     fire = [FireTime(utc=t, local=t.astimezone(zone).isoformat()) for t in times]
     return respond(PreviewResponse(timezone=zone.key, fire_times=fire))
-
-
-def _localized(value: Any, zone: Any) -> Any:
-    if value is None or value.tzinfo is not None:
-        return value
-    return timemath.resolve_wall_time(value, zone)
 
 
 @spec.route(

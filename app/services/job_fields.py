@@ -136,8 +136,8 @@ def _schedule(
         errors["jobType" if error.field == "jobType" else key] = error.message
         return
     values["schedule_config"] = _canonical_config(trigger, config)
-    start = _localize(data.get("start_date", current.start_date if current else None), zone)
-    end = _localize(data.get("end_date", current.end_date if current else None), zone)
+    start = localize(data.get("start_date", current.start_date if current else None), zone)
+    end = localize(data.get("end_date", current.end_date if current else None), zone)
     values["start_date"], values["end_date"] = start, end
     if start and end and end <= start:
         errors["endDate"] = "must be after startDate"
@@ -167,7 +167,7 @@ def _canonical_config(trigger: timemath.Trigger, config: Any) -> dict[str, Any]:
     return {key: value for key, value in dict(config).items() if value}
 
 
-def _localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
+def localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     """A naive datetime is wall-clock time in the job's zone."""
     if value is None or value.tzinfo is not None:
         return value
