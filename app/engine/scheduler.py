@@ -23,11 +23,11 @@ from sqlalchemy.orm import joinedload
 
 from app import __version__
 from app.extensions import db
-from app.models import Execution, ExecutionStatus, InstanceRole, ScheduledJob, TriggeredBy, utcnow
+from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
 from app.services import firing, instances, leadership, reconcile
 from app.services.firing import Due, Plan
-from app.services.recurrence import Fenced, Recurrence, execution_id_of, rq_job_id
+from app.services.recurrence import Fenced, Recurrence, execution_id_of
 
 log = logging.getLogger("almanac.scheduler")
 FULL_RECONCILE_EVERY = 10
@@ -189,16 +189,8 @@ class SchedulerProcess:
     def _apply_changes(self, now: datetime, plan: Plan) -> None:
         """Jobs edited, paused, resumed or deleted since the last pass."""
         changed = self.recurrence.take_changed()
-        if not changed:
-            return
-        jobs = db.session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(changed))).all()
-        for job in jobs:
-            slots = list(pending_slots_of(job))
-            armed = {rq_job_id(s.id) for s in slots if self.recurrence.is_armed(rq_job_id(s.id))}
-            due: list[Due] = []
-            reconcile.sync_job(db.session, job, slots, armed, now, self.instance_id, plan, due)
-            if due:
-                firing.fire(db.session, due, now, self.instance_id, plan)
+        if changed:
+            reconcile.sync_jobs(db.session, self.recurrence, changed, now, self.instance_id, plan)
 
     def _commit(self, plan: Plan, now: datetime) -> None:
         """Fence, commit, then make Redis follow (fenced there too)."""
@@ -227,21 +219,6 @@ class SchedulerProcess:
         if self.instance_id is not None:
             instances.stop(db.session, self.instance_id, utcnow())
         log.info("scheduler stopped")
-
-
-def pending_slots_of(job: ScheduledJob) -> list[Execution]:
-    """A job's armed (pending, not held) scheduler slots."""
-    return [
-        row
-        for row in db.session.scalars(
-            select(Execution).where(
-                Execution.job_id == job.id,
-                Execution.status == ExecutionStatus.PENDING.value,
-                Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            )
-        )
-        if not firing.is_held_row(row)
-    ]
 
 
 def load_due(rec: Recurrence) -> list[Due]:

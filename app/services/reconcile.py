@@ -234,6 +234,29 @@ def _needing_attention(
     return attention
 
 
+def sync_jobs(
+    session: DbSession,
+    recurrence: Recurrence,
+    job_ids: list[uuid.UUID],
+    now: datetime,
+    instance_id: uuid.UUID | None,
+    plan: Plan,
+) -> None:
+    """Re-sync a few jobs at once (edited, paused, resumed, deleted since the last pass)."""
+    slot_ids = list(
+        session.scalars(
+            select(Execution.id).where(
+                Execution.job_id.in_(job_ids),
+                Execution.status == ExecutionStatus.PENDING.value,
+                Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+                (Execution.reason.is_(None)) | ~is_held(),
+            )
+        )
+    )
+    armed = {rq_job_id(i) for i in slot_ids if recurrence.is_armed(rq_job_id(i))}
+    _sync_chunk(session, job_ids, slot_ids, armed, now, instance_id, plan)
+
+
 def _sync_chunk(
     session: DbSession,
     job_ids: list[uuid.UUID],
