@@ -100,12 +100,13 @@ class WebhookPhase(StrEnum):
 
 
 class DeliveryStatus(StrEnum):
-    """State of one webhook delivery."""
+    """State of one webhook delivery (one event to one webhook, over its attempts)."""
 
-    PENDING = "pending"
+    PENDING = "pending"  # due at next_try_at: the dispatcher will queue it
+    QUEUED = "queued"  # in the RQ queue, waiting for a worker
+    SENDING = "sending"  # a worker is sending it
     DELIVERED = "delivered"
-    FAILED = "failed"
-    DEAD = "dead"
+    DEAD = "dead"  # no more attempts: exhausted, refused, or the webhook went away
 
 
 class InstanceRole(StrEnum):

@@ -15,6 +15,7 @@ from app.models.jobs import ScheduledJob
 from app.models.types import UTCDateTime, utcnow
 
 _SCHEDULER_ONLY = text("triggered_by = 'scheduler'")
+_RETRIES_ONLY = text("triggered_by = 'retry'")
 
 
 class Execution(db.Model):  # type: ignore[name-defined,misc]
@@ -38,6 +39,15 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_executions_started_at", "started_at"),
         Index("ix_executions_created_at", "created_at"),
         Index("ix_executions_retry_of", "retry_of"),
+        # A failed run is retried at most once: two retry processes claiming the
+        # same retry item can never both start an attempt.
+        Index(
+            "uq_executions_retry_of",
+            "retry_of",
+            unique=True,
+            sqlite_where=_RETRIES_ONLY,
+            postgresql_where=_RETRIES_ONLY,
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -73,26 +83,35 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
 
 
 class RetryItem(db.Model):  # type: ignore[name-defined,misc]
-    """A failed execution waiting for its next attempt."""
+    """A failed execution waiting for its next attempt (or dead: no attempt left)."""
 
     __tablename__ = "retry_items"
     __table_args__ = (
         Index("ix_retry_items_status_next_try", "status", "next_try_at"),
         Index("ix_retry_items_job_id", "job_id"),
-        Index("ix_retry_items_execution_id", "execution_id"),
+        # One item per failed execution: a failure is retried (or buried) once.
+        Index("uq_retry_items_execution_id", "execution_id", unique=True),
+        Index("ix_retry_items_retry_execution_id", "retry_execution_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     execution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("scheduled_jobs.id", ondelete="CASCADE"))
+    # The attempt number the retry will run as (the failed one's + 1).
     attempt: Mapped[int] = mapped_column()
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default=RetryStatus.PENDING.value)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Attempts in this chain whose worker died: a poison pill goes dead after a few.
+    abandoned: Mapped[int] = mapped_column(default=0)
+    # The execution the retry started (once done).
+    retry_execution_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("executions.id", ondelete="SET NULL")
+    )
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    execution: Mapped[Execution] = relationship()
+    execution: Mapped[Execution] = relationship(foreign_keys=[execution_id])
     job: Mapped[ScheduledJob] = relationship()
