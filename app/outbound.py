@@ -1,8 +1,10 @@
-"""The one place Almanac's outbound HTTP goes through (HTTP tasks now, webhooks later).
+"""The one place Almanac's outbound HTTP goes through (HTTP tasks and webhooks).
 
 Redirects are followed here by hand, one hop at a time, so that every destination —
-the first URL and each ``Location`` — passes :func:`check_destination`. That is where
-the SPEC §4.12 address guard lands.
+the first URL and each ``Location`` — passes :func:`check_destination` (scheme, host,
+IP literals). Every connection then goes through :class:`app.netguard.GuardedBackend`,
+which checks the addresses a name resolves to before connecting: the SPEC §4.12
+guard applies to the address actually connected to, on every hop.
 
 :func:`request` returns an :class:`OutboundResponse` (a small frozen dataclass), not an
 ``httpx.Response``: the body is read in a streaming loop and capped at
@@ -14,11 +16,17 @@ from __future__ import annotations
 import functools
 import ssl
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import httpcore
 import httpx
+
+from app.netguard import GuardedBackend, OutboundError, Policy
+
+__all__ = ["OutboundError", "OutboundResponse", "allowed_networks", "check_destination", "request"]
 
 MAX_BODY_BYTES = 1024 * 1024
 ALLOWED_SCHEMES = frozenset({"http", "https"})
@@ -30,10 +38,6 @@ _BODY_HEADERS = frozenset(
 )
 # Headers the user meant for the first origin only; dropped when a redirect changes origin.
 _ORIGIN_BOUND_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "host"})
-
-
-class OutboundError(ValueError):
-    """Almanac refused the request: a bad or forbidden destination, or too many redirects."""
 
 
 @dataclass(frozen=True)
@@ -59,20 +63,37 @@ class _Hop:
     json: Any
 
 
-def check_destination(url: str) -> None:
+def allowed_networks() -> list[str]:
+    """The admin's ALLOWED_OUTBOUND_NETWORKS (outside an app: none)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        return list(current_app.config.get("ALLOWED_OUTBOUND_NETWORKS", []))
+    return []
+
+
+def _policy(networks: Sequence[str] | None) -> Policy:
+    return Policy(allowed_networks() if networks is None else networks)
+
+
+def check_destination(url: str, allowed: Sequence[str] | None = None) -> None:
     """Refuse a URL that Almanac must not send a request to (raises OutboundError).
 
-    Runs for the first URL and for every redirect hop. Today it only insists on an
-    http(s) scheme and a host. The SPEC §4.12 address guard lands here: resolve the
-    host and refuse loopback, private, link-local and metadata addresses unless an
-    admin setting allows them (pinning the checked address for the connection, or
-    DNS rebinding gets around it).
+    Runs for the first URL and for every redirect hop, without DNS: an http(s)
+    scheme, a host, and an IP-literal host the guard permits (numeric tricks
+    like ``127.1`` are refused outright). Names are checked when connecting.
+    ``allowed`` defaults to the app's ALLOWED_OUTBOUND_NETWORKS.
     """
+    _check_url(url, _policy(allowed))
+
+
+def _check_url(url: str, policy: Policy) -> None:
     parsed = _parse_url(url)
     if parsed.scheme not in ALLOWED_SCHEMES:
         raise OutboundError(f"refusing {parsed.scheme or 'scheme-less'} URL: only http(s)")
     if not parsed.host:
         raise OutboundError("refusing URL without a host")
+    policy.check_host(parsed.host)
 
 
 def _parse_url(url: str) -> httpx.URL:
@@ -99,31 +120,44 @@ def request(
     timeout: float = 30.0,
     follow_redirects: bool = True,
     max_redirects: int = 5,
+    allowed: Sequence[str] | None = None,
 ) -> OutboundResponse:
     """Send one request, following up to ``max_redirects`` checked redirects.
 
     ``timeout`` bounds the whole exchange (all hops and the body), not just each read.
     Transport failures surface as ``httpx.HTTPError`` subclasses (``TimeoutException``,
-    ``ConnectError``, …); refusals as OutboundError.
+    ``ConnectError``, …); refusals as OutboundError. ``allowed`` (CIDR strings)
+    defaults to the app's ALLOWED_OUTBOUND_NETWORKS.
     """
     if content is not None and json is not None:
         raise ValueError("pass content or json, not both")
     hop = _Hop(method.upper(), _parse_url(url), httpx.Headers(headers), content, json)
     started = time.monotonic()
     deadline = started + timeout
+    policy = _policy(allowed)
     # trust_env=False: no proxies or .netrc credentials from the environment — a proxy
     # would bypass the address guard and netrc would hand secrets to user-chosen hosts.
     with httpx.Client(
-        trust_env=False, headers={"User-Agent": USER_AGENT}, verify=_tls_context()
+        transport=_GuardedTransport(policy), trust_env=False, headers={"User-Agent": USER_AGENT}
     ) as client:
         for _ in range(max_redirects + 1):
-            check_destination(str(hop.url))
+            _check_url(str(hop.url), policy)
             with _send(client, hop, deadline) as response:
                 location = _redirect_location(response) if follow_redirects else None
                 if location is None:
                     return _read(response, started, deadline)
             hop = _next_hop(hop, response.status_code, location)
     raise OutboundError(f"too many redirects (more than {max_redirects})")
+
+
+class _GuardedTransport(httpx.HTTPTransport):
+    """httpx's transport with connections made by the guarded backend."""
+
+    def __init__(self, policy: Policy) -> None:
+        super().__init__(verify=_tls_context(), trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=_tls_context(), network_backend=GuardedBackend(policy)
+        )
 
 
 def _send(

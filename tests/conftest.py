@@ -70,8 +70,17 @@ def make_app(database_url: str, **overrides: Any) -> Flask:
         "RATELIMIT_STORAGE_URI": "memory://",
         "SECRET_KEY": "test-secret-key",
         "SERVER_NAME": "localhost",
+        # The local HTTP receivers (pytest-httpserver) live on 127.0.0.1: the
+        # outbound guard lets the tests reach that one address and nothing else.
+        "ALLOWED_OUTBOUND_NETWORKS": ["127.0.0.1/32"],
     }
     return create_app(config | overrides)
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver on 127.0.0.1 (not "localhost", which may also mean ::1)."""
+    return ("127.0.0.1", 0)
 
 
 @pytest.fixture(scope="session", autouse=True)

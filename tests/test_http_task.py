@@ -30,6 +30,12 @@ def seen(httpserver: HTTPServer, index: int = -1) -> Request:
     return request
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the test app is configured: the guard lets these tests reach 127.0.0.1 only."""
+    monkeypatch.setattr(outbound, "allowed_networks", lambda: ["127.0.0.1/32"])
+
+
 @pytest.fixture
 def other_origin() -> Iterator[HTTPServer]:
     """A second server on another port, i.e. another origin."""
