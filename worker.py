@@ -12,6 +12,7 @@ from app import create_app
 from app.engine.workers import Supervisor
 from app.extensions import db
 from app.models import ScheduledJob
+from app.services.recurrence import WEBHOOK_QUEUE
 from app.tasks import registry
 
 
@@ -19,7 +20,7 @@ def queue_names(configured: list[str]) -> list[str]:
     """The queues to listen on: configured ones, else every queue a task or job uses."""
     if configured:
         return configured
-    names = {spec.queue for spec in registry} | {"default"}
+    names = {spec.queue for spec in registry} | {"default", WEBHOOK_QUEUE}
     names |= {q for q in db.session.scalars(select(ScheduledJob.queue).distinct()) if q}
     return sorted(names)
 

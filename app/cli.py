@@ -156,12 +156,22 @@ def cleanup(days: int | None) -> None:
 @with_appcontext
 def reconcile_command() -> None:
     """Run one reconcile pass (as the leader would) and print what it changed."""
+    from flask import current_app
+
     from app.engine.scheduler import carry_out
     from app.queues import recurrence
     from app.services import reconcile
 
     rec = recurrence()
-    plan, report = reconcile.reconcile(db.session, rec, utcnow(), None)
+    config = current_app.config
+    plan, report = reconcile.reconcile(
+        db.session,
+        rec,
+        utcnow(),
+        None,
+        timedelta(seconds=float(config["WORKER_LOST_SECONDS"])),
+        max_abandoned=int(config["RETRY_MAX_ABANDONED"]),
+    )
     db.session.commit()
     carry_out(rec, plan, None)
     click.echo(report.summary())

@@ -14,7 +14,7 @@ from rq import get_current_job
 
 from app.extensions import db
 from app.models import ExecutionStatus, utcnow
-from app.services import runs
+from app.services import deliveries, runs
 from app.services.instances import WORKER_NAME_ENV, worker_name
 
 log = logging.getLogger(__name__)
@@ -54,5 +54,21 @@ def run_execution(execution_id: str) -> None:
             outcome = runs.execute(execution.job, current_app.config["LOG_OUTPUT_LIMIT"])
         finally:
             db.session.rollback()
-            runs.finish(db.session, ident, outcome, utcnow())
+            runs.finish(
+                db.session, ident, outcome, utcnow(), current_app.config["RETRY_MAX_ABANDONED"]
+            )
+            db.session.remove()
+
+
+def deliver_webhook(delivery_id: str) -> None:
+    """Send one attempt of a webhook delivery; its outcome never touches the run."""
+    with _app_context():
+        settings = deliveries.DeliverySettings.from_config(current_app.config)
+        try:
+            deliveries.deliver(db.session, uuid.UUID(delivery_id), settings, utcnow())
+        except Exception:
+            # Recorded nowhere else: the sweep makes a delivery stuck in "sending" due again.
+            log.exception("webhook delivery %s failed unexpectedly", delivery_id)
+            db.session.rollback()
+        finally:
             db.session.remove()

@@ -25,6 +25,12 @@ FAST = {
     "WORKER_LOST_SECONDS": "3",
     "WORKER_CONCURRENCY": "2",
     "SECRET_KEY": "test-secret-key",
+    "ALLOWED_OUTBOUND_NETWORKS": "127.0.0.1/32",
+    "RETRY_POLL_SECONDS": "0.1",
+    "RETRY_CLAIM_TIMEOUT_SECONDS": "3",
+    "WEBHOOK_TIMEOUT_SECONDS": "3",
+    "WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+    "WEBHOOK_MAX_ATTEMPTS": "3",
 }
 
 
@@ -64,6 +70,9 @@ class Engine:
 
     def worker(self, **env: str) -> subprocess.Popen[bytes]:
         return self.start("worker.py", **env)
+
+    def retry(self, **env: str) -> subprocess.Popen[bytes]:
+        return self.start("retry.py", **env)
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 15) -> int:
         """SIGTERM and wait (the graceful path)."""

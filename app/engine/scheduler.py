@@ -43,6 +43,7 @@ class SchedulerProcess:
         self.lease_ttl = timedelta(seconds=float(app.config["LEASE_SECONDS"]))
         self.beat_every = timedelta(seconds=float(app.config["HEARTBEAT_SECONDS"]))
         self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
+        self.max_abandoned = int(app.config["RETRY_MAX_ABANDONED"])
         self.stopping = threading.Event()
         self.lease: leadership.Lease | None = None
         self.instance_id: uuid.UUID | None = None
@@ -141,7 +142,13 @@ class SchedulerProcess:
         full = self._passes % FULL_RECONCILE_EVERY == 0
         self._passes += 1
         plan, report = reconcile.reconcile(
-            db.session, self.recurrence, now, self.instance_id, self.worker_lost_after, full=full
+            db.session,
+            self.recurrence,
+            now,
+            self.instance_id,
+            self.worker_lost_after,
+            full=full,
+            max_abandoned=self.max_abandoned,
         )
         instances.mark_stale(db.session, now, self.beat_every * 6)
         self._commit(plan, now)

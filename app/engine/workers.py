@@ -15,7 +15,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker
@@ -131,6 +131,6 @@ def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:
     row = db.session.get(Execution, execution_id)
     if row is not None and row.status == ExecutionStatus.RUNNING:
         reason = f"worker lost: work horse {retpid} died (status {ret_val})"
-        runs.fail_lost(db.session, row, reason, utcnow())
+        runs.fail_lost(db.session, row, reason, utcnow(), current_app.config["RETRY_MAX_ABANDONED"])
         db.session.commit()
     db.session.remove()

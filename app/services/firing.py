@@ -24,21 +24,17 @@ from app.extensions import DbSession
 from app.models import (
     Execution,
     ExecutionStatus,
-    MisfirePolicy,
     OverlapPolicy,
     ScheduledJob,
     TriggeredBy,
+    WebhookPhase,
 )
-from app.services import schedule
+from app.services import misfire, schedule, webhooks
 from app.services.recurrence import Arm
 from app.services.slots import insert_slots, store_next_times
 
 HELD = "waiting for a free instance"
 _ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
-# Missed slots are recorded one row each, up to this many per catch-up.
-MAX_MISSED_ROWS = 10_000
-# run_all runs at most this many missed slots (the latest); the rest are recorded missed.
-DEFAULT_RUN_ALL_CAP = 100
 
 
 @dataclass
@@ -281,6 +277,7 @@ def overlap(session: DbSession, row: Execution, job: ScheduledJob, now: datetime
         return
     why = "a run is already waiting" if job.overlap_policy == OverlapPolicy.QUEUE else ""
     _close(row, ExecutionStatus.SKIPPED, now, _overlap_reason(job, running, why))
+    webhooks.emit(session, WebhookPhase.SKIPPED, row, now)
 
 
 def _overlap_reason(job: ScheduledJob, running: int, extra: str) -> str:
@@ -338,20 +335,24 @@ def _misfire(
     assert row.scheduled_for is not None
     if item.rq_job is not None:
         plan.drop.append(item.rq_job.id)
-    later = [t for t in schedule.upcoming(job, row.scheduled_for, MAX_MISSED_ROWS) if t <= now]
+    later = [
+        t for t in schedule.upcoming(job, row.scheduled_for, misfire.MAX_MISSED_ROWS) if t <= now
+    ]
     slots = [row.scheduled_for, *later]
-    runs = set(_slots_to_run(job, slots))
+    runs = set(misfire.slots_to_run(job, slots))
     late = int((now - row.scheduled_for).total_seconds())
     reason = (
         f"missed: due {late}s ago, beyond the {job.misfire_grace_seconds}s grace "
         f"(scheduler not running?); misfire policy {job.misfire_policy}"
     )
+    missed: list[Execution] = []
     for slot in slots:
         slot_row = row if slot == row.scheduled_for else _slot_row(job, slot, instance_id)
         if slot_row is not row:
             session.add(slot_row)
         if slot not in runs:
             _close(slot_row, ExecutionStatus.MISSED, now, reason)
+            missed.append(slot_row)
             plan.counts["missed"] += 1
             continue
         caught_up = "catch-up run: " + reason.removeprefix("missed: ")
@@ -362,25 +363,7 @@ def _misfire(
         else:  # catch-up runs wait their turn, one after another
             slot_row.reason = f"{HELD}; {caught_up}"[:500]
             plan.counts["held"] += 1
-
-
-def _slots_to_run(job: ScheduledJob, slots: list[datetime]) -> list[datetime]:
-    """Which missed slots still run: none, the latest, or the latest N (capped)."""
-    policy = MisfirePolicy(job.misfire_policy)
-    if policy == MisfirePolicy.SKIP:
-        return []
-    if policy == MisfirePolicy.RUN_ONCE:
-        return slots[-1:]
-    return slots[-run_all_cap() :]
-
-
-def run_all_cap() -> int:
-    """The run_all cap from config (outside an app: the default)."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return int(current_app.config["MISFIRE_RUN_ALL_CAP"])
-    return DEFAULT_RUN_ALL_CAP
+    misfire.announce_missed(session, missed, now)
 
 
 def release_held(session: DbSession, now: datetime, plan: Plan) -> None:

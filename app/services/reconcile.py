@@ -25,7 +25,7 @@ from app.models import (
     SchedulerInstance,
     TriggeredBy,
 )
-from app.services import firing, instances, runs, schedule
+from app.services import firing, instances, retries, runs, schedule
 from app.services.firing import Due, Plan, is_held
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
@@ -116,6 +116,7 @@ def reconcile(
     worker_lost_after: timedelta = timedelta(seconds=60),
     *,
     full: bool = True,
+    max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
 ) -> tuple[Plan, Report]:
     """One pass; the caller fences, commits, then carries out the plan.
 
@@ -138,7 +139,7 @@ def reconcile(
         _sync_all(session, recurrence, now, instance_id, plan)
     firing.release_held(session, now, plan)
     _requeue_lost(session, recurrence, now, plan)
-    _sweep_abandoned(session, now, worker_lost_after, plan)
+    _sweep_abandoned(session, now, worker_lost_after, plan, max_abandoned)
     report.counts.update(plan.counts)
     return plan, report
 
@@ -301,8 +302,10 @@ def _requeue_lost(session: DbSession, recurrence: Recurrence, now: datetime, pla
             plan.counts["requeued"] += 1
 
 
-def _sweep_abandoned(session: DbSession, now: datetime, lost_after: timedelta, plan: Plan) -> None:
-    """Runs whose worker stopped beating are closed as failed ("worker lost")."""
+def _sweep_abandoned(
+    session: DbSession, now: datetime, lost_after: timedelta, plan: Plan, max_abandoned: int
+) -> None:
+    """Runs whose worker stopped beating are closed as failed ("worker lost"), then retried."""
     live = {
         instances.worker_name(i.hostname, i.pid)
         for i in session.scalars(
@@ -321,7 +324,8 @@ def _sweep_abandoned(session: DbSession, now: datetime, lost_after: timedelta, p
     ).all()
     for row in running:
         if row.worker_name not in live:
-            runs.fail_lost(session, row, f"worker lost: {row.worker_name} stopped beating", now)
+            reason = f"worker lost: {row.worker_name} stopped beating"
+            runs.fail_lost(session, row, reason, now, max_abandoned)
             plan.counts["worker lost"] += 1
 
 

@@ -27,7 +27,10 @@ from rq_scheduler import Scheduler
 from rq_scheduler.utils import to_unix
 
 ENTRY_FUNC = "app.entrypoints.run_execution"
+DELIVERY_FUNC = "app.entrypoints.deliver_webhook"
+WEBHOOK_QUEUE = "webhooks"
 _ID_PREFIX = "almanac-"
+_DELIVERY_PREFIX = "almanac-hook-"
 _DIRTY_KEY = "almanac:dirty-jobs"
 _LEADER_KEY = "almanac:leader-token"
 # Compare-and-set: only a higher fencing token may replace the stored one.
@@ -231,6 +234,27 @@ class Recurrence:
         except NoSuchJobError:
             return False
         return job.get_status(refresh=False) in _WAITING
+
+    def enqueue_deliveries(self, delivery_ids: Sequence[uuid.UUID], timeout: float) -> None:
+        """Put webhook deliveries into the ``webhooks`` queue, one transaction per batch.
+
+        The RQ timeout is the request's plus a margin: a slow receiver never
+        holds a worker longer than that.
+        """
+        queue = self._queue(WEBHOOK_QUEUE)
+        for batch in _batches(delivery_ids, _PIPELINE_BATCH):
+            with self.connection.pipeline() as pipe:
+                for delivery_id in batch:
+                    job = queue.create_job(
+                        DELIVERY_FUNC,
+                        args=[str(delivery_id)],
+                        job_id=f"{_DELIVERY_PREFIX}{delivery_id}",
+                        timeout=int(timeout) + 15,
+                        result_ttl=0,
+                        failure_ttl=_FAILURE_TTL,
+                    )
+                    queue.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
 
     def mark_changed(self, job_id: uuid.UUID) -> None:
         """Tell the leading scheduler a job's schedule changed (picked up next poll)."""

@@ -19,8 +19,16 @@ from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
-from app.models import Execution, ExecutionStatus, ScheduledJob, TriggeredBy, User, utcnow
-from app.services import firing
+from app.models import (
+    Execution,
+    ExecutionStatus,
+    ScheduledJob,
+    TriggeredBy,
+    User,
+    WebhookPhase,
+    utcnow,
+)
+from app.services import firing, retries, webhooks
 from app.services.errors import ServiceError
 from app.services.recurrence import Arm, Recurrence
 from app.tasks import HttpTaskError, TaskArgsError, registry
@@ -90,8 +98,9 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 1:  # type: ignore[attr-defined]
-        session.commit()
         session.refresh(row)
+        webhooks.emit(session, WebhookPhase.STARTED, row, now)
+        session.commit()
         return row
     firing.overlap(session, row, job, now)
     session.commit()
@@ -151,8 +160,26 @@ def _failure(error: BaseException) -> Outcome:
     return Outcome(ExecutionStatus.FAILED, error=text[:2000], traceback=traceback.format_exc())
 
 
-def finish(session: DbSession, execution_id: uuid.UUID, outcome: Outcome, now: datetime) -> bool:
-    """Record the outcome if the execution is still ours (running); update the job's summary."""
+# The webhook phase each way of ending announces.
+_END_PHASES = {
+    ExecutionStatus.SUCCESS.value: WebhookPhase.SUCCEEDED,
+    ExecutionStatus.FAILED.value: WebhookPhase.FAILED,
+    ExecutionStatus.TIMEOUT.value: WebhookPhase.TIMEOUT,
+}
+
+
+def finish(
+    session: DbSession,
+    execution_id: uuid.UUID,
+    outcome: Outcome,
+    now: datetime,
+    max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
+) -> bool:
+    """Record the outcome if the execution is still ours (running); then what follows it.
+
+    In the same transaction: the job's summary, the webhook events, and for a
+    failure its retry (or its burial, and maybe the job's stop).
+    """
     row = session.get(Execution, execution_id)
     if row is None or row.status != ExecutionStatus.RUNNING:
         log.warning(
@@ -171,9 +198,19 @@ def finish(session: DbSession, execution_id: uuid.UUID, outcome: Outcome, now: d
     row.error_traceback = outcome.traceback
     row.log_output = outcome.log or None
     row.http_status = outcome.http_status
-    _update_job_summary(session, row, now)
+    _ended(session, row, now, abandoned=False, max_abandoned=max_abandoned)
     session.commit()
     return True
+
+
+def _ended(
+    session: DbSession, row: Execution, now: datetime, *, abandoned: bool, max_abandoned: int
+) -> None:
+    """What follows a run's end: the job's summary, its events, its retry."""
+    _update_job_summary(session, row, now)
+    webhooks.emit(session, _END_PHASES[row.status], row, now)
+    if row.status != ExecutionStatus.SUCCESS:
+        retries.on_failure(session, row, now, abandoned=abandoned, max_abandoned=max_abandoned)
 
 
 def _update_job_summary(session: DbSession, row: Execution, now: datetime) -> None:
@@ -190,14 +227,20 @@ def _update_job_summary(session: DbSession, row: Execution, now: datetime) -> No
     )
 
 
-def fail_lost(session: DbSession, execution: Execution, reason: str, now: datetime) -> None:
-    """Close a run whose worker died: failed, with the reason."""
+def fail_lost(
+    session: DbSession,
+    execution: Execution,
+    reason: str,
+    now: datetime,
+    max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
+) -> None:
+    """Close a run whose worker died: failed, with the reason, retried per policy."""
     execution.status = ExecutionStatus.FAILED.value
     execution.error_message = reason
     execution.completed_at = now
     if execution.started_at:
         execution.duration_seconds = (now - execution.started_at).total_seconds()
-    _update_job_summary(session, execution, now)
+    _ended(session, execution, now, abandoned=True, max_abandoned=max_abandoned)
 
 
 def trigger(

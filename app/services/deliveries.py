@@ -1,0 +1,277 @@
+"""Sending webhook events: queue what is due, send one attempt, decide what comes next.
+
+A delivery is ``pending`` (due at ``next_try_at``) → ``queued`` (the retry
+process put it in the RQ ``webhooks`` queue) → ``sending`` (a worker took it,
+committed before the request goes out, so no database lock is held while a
+slow receiver answers) → ``delivered``, back to ``pending`` with a later
+``next_try_at`` (exponential, capped), or ``dead`` (out of attempts, refused
+by the outbound guard, or the receiver answered 410 Gone, which also turns
+the webhook off). Every attempt carries the same event id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+
+from app import __version__, backoff, outbound, signing
+from app.extensions import DbSession
+from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
+from app.services import claims
+from app.services.errors import Conflict, NotFound
+from app.services.webhooks import check_writer, visible_webhooks
+
+log = logging.getLogger(__name__)
+EXCERPT_CHARS = 1000
+ATTEMPT_LOG_SIZE = 20
+# A queued delivery RQ has forgotten (a flushed Redis) is queued again after this long.
+REQUEUE_AFTER = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How deliveries are sent and retried (from the app config)."""
+
+    timeout: float = 10.0
+    max_attempts: int = 8
+    retry_base: float = 10.0
+    retry_max: float = 3600.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> DeliverySettings:
+        """Read the WEBHOOK_* settings."""
+        return cls(
+            timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
+            max_attempts=int(config["WEBHOOK_MAX_ATTEMPTS"]),
+            retry_base=float(config["WEBHOOK_RETRY_BASE_SECONDS"]),
+            retry_max=float(config["WEBHOOK_RETRY_MAX_SECONDS"]),
+        )
+
+
+def dispatch_due(session: DbSession, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Claim due deliveries for the queue (``queued``); enqueue the ids after the commit."""
+    due = (
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookDelivery.next_try_at <= now,
+        )
+        .order_by(WebhookDelivery.next_try_at)
+        .limit(limit)
+    )
+    values = {"status": DeliveryStatus.QUEUED.value, "sending_since": now}
+    return claims.claim(session, due, WebhookDelivery, DeliveryStatus.PENDING.value, values)
+
+
+def start(session: DbSession, delivery_id: uuid.UUID, now: datetime) -> bool:
+    """Take a queued delivery for sending (committed); False if it is not ours to send."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.status == DeliveryStatus.QUEUED.value,
+        )
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            sending_since=now,
+            attempts=WebhookDelivery.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Attempt:
+    """What one attempt did."""
+
+    headers: dict[str, str]
+    status: int | None = None
+    excerpt: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
+    final: bool = False  # no point trying again (refused by the guard)
+
+
+def send(hook: Webhook, delivery: WebhookDelivery, settings: DeliverySettings) -> Attempt:
+    """POST the event, signed, within the timeout; never raises for the receiver's faults."""
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    headers = signing.signed_headers(hook.secret, delivery.event_id, int(time.time()), body)
+    headers |= {"Content-Type": "application/json", "User-Agent": f"Almanac-Webhooks/{__version__}"}
+    attempt = Attempt(headers)
+    started = time.monotonic()
+    try:
+        response = outbound.request(
+            "POST",
+            hook.url,
+            headers=headers,
+            content=body,
+            timeout=settings.timeout,
+            follow_redirects=False,
+        )
+    except outbound.OutboundError as error:
+        attempt.error, attempt.final = f"refused: {error}", True
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        attempt.error = f"{type(error).__name__}: {error}"[:1000]
+    else:
+        attempt.status, attempt.excerpt = response.status, response.text[:EXCERPT_CHARS]
+        if not 200 <= response.status < 300:
+            attempt.error = f"HTTP {response.status}"
+    attempt.duration_ms = round((time.monotonic() - started) * 1000, 3)
+    return attempt
+
+
+def record(
+    session: DbSession,
+    delivery: WebhookDelivery,
+    hook: Webhook | None,
+    attempt: Attempt,
+    settings: DeliverySettings,
+    now: datetime,
+) -> None:
+    """Store an attempt and decide: delivered, try again later, or dead (caller commits)."""
+    delivery.url = hook.url if hook else delivery.url
+    delivery.request_headers = attempt.headers
+    delivery.response_status = attempt.status
+    delivery.response_excerpt = attempt.excerpt
+    delivery.duration_ms = attempt.duration_ms
+    delivery.error = attempt.error
+    delivery.sending_since = None
+    entry = {"at": _iso(now), "responseStatus": attempt.status, "durationMs": attempt.duration_ms}
+    delivery.attempt_log = [*(delivery.attempt_log or []), entry | {"error": attempt.error}][
+        -ATTEMPT_LOG_SIZE:
+    ]
+    if attempt.error is None:
+        delivery.status = DeliveryStatus.DELIVERED.value
+        delivery.delivered_at, delivery.next_try_at = now, None
+    elif attempt.status == 410 and hook is not None:
+        hook.is_active = False  # the receiver says it is gone for good: stop sending
+        _bury(delivery, "410 Gone: the webhook was turned off")
+    elif attempt.final or delivery.attempts >= settings.max_attempts:
+        _bury(delivery, f"gave up after {delivery.attempts} attempt(s)")
+    else:
+        delay = backoff.retry_delay(
+            Backoff.EXPONENTIAL, delivery.attempts, settings.retry_base, settings.retry_max
+        )
+        delivery.status = DeliveryStatus.PENDING.value
+        delivery.next_try_at = now + timedelta(seconds=delay)
+
+
+def _bury(delivery: WebhookDelivery, why: str) -> None:
+    delivery.status = DeliveryStatus.DEAD.value
+    delivery.next_try_at = None
+    delivery.error = f"{delivery.error}; {why}" if delivery.error else why
+
+
+def deliver(
+    session: DbSession, delivery_id: uuid.UUID, settings: DeliverySettings, now: datetime
+) -> str | None:
+    """One attempt of one delivery, start to end; returns its new status (None: not ours)."""
+    if not start(session, delivery_id, now):
+        log.info("delivery %s is not queued (sent already or gone); skipped", delivery_id)
+        return None
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:  # deleted with its webhook meanwhile
+        return None
+    hook = session.get(Webhook, delivery.webhook_id)
+    if hook is None or not hook.is_active:
+        attempt = Attempt({}, error="the webhook is turned off", final=True)
+    else:
+        session.commit()  # end the read transaction: nothing is held while we wait
+        attempt = send(hook, delivery, settings)
+    record(session, delivery, hook, attempt, settings, utcnow())
+    session.commit()
+    return delivery.status
+
+
+def sweep_lost(session: DbSession, now: datetime, settings: DeliverySettings) -> int:
+    """Deliveries stuck queued or sending (Redis flushed, worker died) become due again."""
+    queued_lost = (WebhookDelivery.status == DeliveryStatus.QUEUED.value) & (
+        WebhookDelivery.sending_since < now - REQUEUE_AFTER
+    )
+    sending_lost = (WebhookDelivery.status == DeliveryStatus.SENDING.value) & (
+        WebhookDelivery.sending_since < now - timedelta(seconds=settings.timeout) - REQUEUE_AFTER
+    )
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(queued_lost | sending_lost)
+        .values(status=DeliveryStatus.PENDING.value, next_try_at=now, sending_since=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---- the delivery log and replay ----------------------------------------------------------
+
+
+def list_deliveries(
+    session: DbSession, hook: Webhook, page: int, per_page: int, status: str | None = None
+) -> tuple[list[WebhookDelivery], int]:
+    """A page of one webhook's deliveries, newest first, and the total."""
+    query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    total = (
+        session.scalar(
+            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        )
+        or 0
+    )
+    rows = session.scalars(
+        query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(rows), total
+
+
+def get_delivery(session: DbSession, user: User, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """A delivery of a webhook this user may see, else NotFound."""
+    visible = visible_webhooks(user).with_only_columns(Webhook.id)
+    row: WebhookDelivery | None = session.scalar(
+        select(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.webhook_id.in_(visible)
+        )
+    )
+    if row is None:
+        raise NotFound("No such delivery.")
+    return row
+
+
+def replay(
+    session: DbSession, user: User, hook: Webhook, original: WebhookDelivery, now: datetime
+) -> WebhookDelivery:
+    """Send an event again as a new delivery: same event id and body, fresh attempts."""
+    check_writer(session, user, hook.job_id)
+    if original.webhook_id != hook.id:
+        raise NotFound("No such delivery of this webhook.")
+    if not hook.is_active:
+        raise Conflict("The webhook is turned off; turn it on (isActive) to replay.")
+    row = WebhookDelivery(
+        id=uuid.uuid4(),
+        webhook_id=original.webhook_id,
+        execution_id=original.execution_id,
+        event_id=original.event_id,
+        phase=original.phase,
+        payload=original.payload,
+        status=DeliveryStatus.PENDING.value,
+        next_try_at=now,
+        attempt_log=[],
+        replay_of=original.id,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,160 @@
+"""What a failed run becomes: a retry after a backoff, or dead; and when a job gives up.
+
+Called in the transaction that records a run as failed or timed out (the
+worker's ``runs.finish``, or a sweep that found its worker dead), so the
+retry item, the webhook events and the job's state commit together with the
+outcome, or not at all. The retry process later turns due items into new
+attempts (``retry_queue``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app import backoff
+from app.extensions import DbSession
+from app.models import (
+    AuditEvent,
+    Execution,
+    JobStatus,
+    RetryItem,
+    RetryStatus,
+    ScheduledJob,
+    WebhookPhase,
+)
+from app.services import webhooks
+
+log = logging.getLogger(__name__)
+# A poison pill (a run that kills its worker every time) is buried after this many.
+DEFAULT_MAX_ABANDONED = 3
+
+
+@dataclass(frozen=True)
+class FailureOutcome:
+    """What became of a failed run."""
+
+    item: RetryItem | None  # pending (a retry is coming) or dead; None if not retried
+    job_failed: bool = False  # the job's failure streak stopped it
+
+    @property
+    def retrying(self) -> bool:
+        """True when another attempt is scheduled."""
+        return self.item is not None and self.item.status == RetryStatus.PENDING
+
+
+def on_failure(
+    session: DbSession,
+    row: Execution,
+    now: datetime,
+    *,
+    abandoned: bool = False,
+    max_abandoned: int = DEFAULT_MAX_ABANDONED,
+) -> FailureOutcome:
+    """Schedule the next attempt of a failed run, or bury it (dead); maybe fail the job.
+
+    Retry n follows attempt n, so attempt ``retry_count + 1`` is the last.
+    Every final failure gets a dead item, so the failed-tasks queue shows each
+    run that will not be tried again on its own (and can retry it by hand).
+    """
+    job = row.job
+    lost = _abandoned_before(session, row) + (1 if abandoned else 0)
+    if row.attempt <= job.retry_count and lost < max_abandoned:
+        item = _pending_item(row, job, lost, now)
+        session.add(item)
+        webhooks.emit(session, WebhookPhase.RETRYING, row, now, retry=item)
+        return FailureOutcome(item)
+    error = row.error_message or "failed"
+    if lost >= max_abandoned:
+        error = f"{error}; given up: its worker died on {lost} attempts (a poison pill?)"
+    item = RetryItem(
+        id=uuid.uuid4(),
+        execution_id=row.id,
+        job_id=job.id,
+        attempt=row.attempt + 1,
+        next_try_at=now,
+        status=RetryStatus.DEAD.value,
+        last_error=error[:2000],
+        abandoned=lost,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    webhooks.emit(session, WebhookPhase.DEAD, row, now, retry=item)
+    return FailureOutcome(item, fail_job_on_streak(session, job, now))
+
+
+def _pending_item(row: Execution, job: ScheduledJob, lost: int, now: datetime) -> RetryItem:
+    delay = backoff.retry_delay(
+        job.retry_backoff,
+        row.attempt,
+        job.retry_delay_seconds,
+        job.retry_max_delay_seconds,
+        job.retry_jitter_seconds,
+    )
+    return RetryItem(
+        id=uuid.uuid4(),
+        execution_id=row.id,
+        job_id=job.id,
+        attempt=row.attempt + 1,
+        next_try_at=now + timedelta(seconds=delay),
+        status=RetryStatus.PENDING.value,
+        last_error=(row.error_message or "failed")[:2000],
+        abandoned=lost,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _abandoned_before(session: DbSession, row: Execution) -> int:
+    """Attempts of this run's chain (before this one) whose worker died."""
+    if row.retry_of is None:
+        return 0
+    count = session.scalar(
+        select(RetryItem.abandoned).where(RetryItem.execution_id == row.retry_of)
+    )
+    return int(count or 0)
+
+
+def fail_job_on_streak(session: DbSession, job: ScheduledJob, now: datetime) -> bool:
+    """Stop a job whose failure streak reached its limit; True if it stopped now.
+
+    One conditional UPDATE: two workers recording failures at once cannot both
+    stop it (and audit it twice), and a job paused or disabled meanwhile is
+    left as the operator set it.
+    """
+    limit = job.max_consecutive_failures
+    if limit <= 0:
+        return False
+    result = session.execute(
+        update(ScheduledJob)
+        .where(
+            ScheduledJob.id == job.id,
+            ScheduledJob.status == JobStatus.ACTIVE.value,
+            ScheduledJob.consecutive_failures >= limit,
+        )
+        .values(status=JobStatus.FAILED.value, next_run_time=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    set_committed_value(job, "status", JobStatus.FAILED.value)
+    session.add(
+        AuditEvent(
+            job_id=job.id,
+            user_id=None,
+            action="failed",
+            changes={"reason": f"{limit} consecutive failed runs; resume the job to start again"},
+            created_at=now,
+        )
+    )
+    log.warning("job %s stopped after %d consecutive failures", job.id, limit)
+    return True
+
+
+__all__ = ["DEFAULT_MAX_ABANDONED", "FailureOutcome", "fail_job_on_streak", "on_failure"]

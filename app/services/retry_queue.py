@@ -1,0 +1,312 @@
+"""The retry table: claiming due items, turning them into new attempts, and manual control.
+
+An item goes ``pending`` → ``claimed`` (one retry process took it, committed)
+→ ``done`` (its new Execution exists, committed together). The RQ enqueue
+follows the commit; should it be lost, reconcile re-enqueues queued runs RQ
+forgot. A process that dies between claim and launch leaves a claim that
+``reclaim_stale`` hands back after the claim timeout. A new attempt's row is
+unique per failed execution (``uq_executions_retry_of``), so even a broken
+claim could never start one failure's retry twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.orm import joinedload
+
+from app.extensions import DbSession
+from app.models import (
+    Execution,
+    ExecutionStatus,
+    JobStatus,
+    RetryItem,
+    RetryStatus,
+    Role,
+    ScheduledJob,
+    TriggeredBy,
+    User,
+)
+from app.services import claims
+from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.recurrence import Arm
+
+# Items a person may still retry or discard.
+OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
+BULK_LIMIT = 10_000
+
+
+def _job_runs_retries() -> list[ColumnElement[bool]]:
+    """SQL: the job is live and active (retries wait while it is paused, disabled or failed)."""
+    return [
+        ScheduledJob.deleted_at.is_(None),
+        ScheduledJob.is_enabled.is_(True),
+        ~ScheduledJob.is_paused,
+        ScheduledJob.status != JobStatus.FAILED.value,
+    ]
+
+
+def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Claim up to ``limit`` due items of active jobs, oldest first (the caller commits)."""
+    due = (
+        select(RetryItem.id)
+        .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
+        .where(RetryItem.status == RetryStatus.PENDING.value, RetryItem.next_try_at <= now)
+        .where(*_job_runs_retries())
+        .order_by(RetryItem.next_try_at)
+        .limit(limit)
+    )
+    return _claim(session, due, RetryStatus.PENDING.value, claimer, now)
+
+
+def claim_selected(
+    session: DbSession, ids: Sequence[uuid.UUID], claimer: str, now: datetime
+) -> list[uuid.UUID]:
+    """Claim chosen open items at once, whatever their next try time (retry now)."""
+    chosen = select(RetryItem.id).where(claims.by_ids(RetryItem, ids))
+    return _claim(session, chosen, OPEN, claimer, now)
+
+
+def _claim(
+    session: DbSession,
+    candidates: Select[uuid.UUID],
+    due: str | Sequence[str],
+    claimer: str,
+    now: datetime,
+) -> list[uuid.UUID]:
+    values = {
+        "status": RetryStatus.CLAIMED.value,
+        "claimed_by": claimer[:255],
+        "claimed_at": now,
+        "updated_at": now,
+    }
+    return claims.claim(session, candidates, RetryItem, due, values)
+
+
+@dataclass(frozen=True)
+class Launched:
+    """New attempts created from claimed items: enqueue ``arms`` after the commit."""
+
+    executions: list[Execution]
+    arms: list[Arm]
+    discarded: int = 0
+
+
+def launch(
+    session: DbSession,
+    ids: Sequence[uuid.UUID],
+    claimer: str,
+    now: datetime,
+    user: User | None = None,
+) -> Launched:
+    """Turn items this claimer holds into queued attempts and mark them done (caller commits)."""
+    items = session.scalars(
+        select(RetryItem)
+        .options(joinedload(RetryItem.execution), joinedload(RetryItem.job))
+        .where(claims.by_ids(RetryItem, ids))
+        .where(RetryItem.status == RetryStatus.CLAIMED.value, RetryItem.claimed_by == claimer)
+        # The claim was a bulk UPDATE: objects already loaded must see its result.
+        .execution_options(populate_existing=True)
+    ).all()
+    executions, arms, discarded = [], [], 0
+    for item in items:
+        job = item.job
+        if job.deleted_at is not None:
+            _close(item, RetryStatus.DISCARDED, now, "the job was deleted")
+            discarded += 1
+            continue
+        row = _attempt(item, now, user)
+        session.add(row)
+        item.status = RetryStatus.DONE.value
+        item.retry_execution_id = row.id
+        item.updated_at = now
+        executions.append(row)
+        arms.append(Arm(row.id, now, job.effective_queue, job.timeout_seconds))
+    return Launched(executions, arms, discarded)
+
+
+def _attempt(item: RetryItem, now: datetime, user: User | None) -> Execution:
+    """The next attempt of a failed run: the same slot, one attempt further."""
+    return Execution(
+        id=uuid.uuid4(),
+        job_id=item.job_id,
+        status=ExecutionStatus.QUEUED.value,
+        scheduled_for=item.execution.scheduled_for,
+        queued_at=now,
+        attempt=item.attempt,
+        retry_of=item.execution_id,
+        triggered_by=TriggeredBy.RETRY.value,
+        triggered_by_user_id=user.id if user else None,
+        created_at=now,
+    )
+
+
+def _close(item: RetryItem, status: RetryStatus, now: datetime, why: str | None = None) -> None:
+    item.status = status.value
+    item.updated_at = now
+    if why:
+        item.last_error = f"{why}; {item.last_error or ''}".rstrip("; ")[:2000]
+
+
+def reclaim_stale(session: DbSession, now: datetime, timeout: timedelta) -> int:
+    """Hand back claims older than ``timeout`` (their process died before launching)."""
+    result = session.execute(
+        update(RetryItem)
+        .where(RetryItem.status == RetryStatus.CLAIMED.value, RetryItem.claimed_at < now - timeout)
+        .values(status=RetryStatus.PENDING.value, claimed_by=None, claimed_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def discard_orphans(session: DbSession, now: datetime) -> int:
+    """Pending items of deleted jobs are discarded: nothing would ever run them."""
+    deleted = select(ScheduledJob.id).where(ScheduledJob.deleted_at.is_not(None))
+    result = session.execute(
+        update(RetryItem)
+        .where(RetryItem.status == RetryStatus.PENDING.value, RetryItem.job_id.in_(deleted))
+        .values(status=RetryStatus.DISCARDED.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---- listing and manual control ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryFilters:
+    """What the retry queue is filtered by (status None: pending, claimed and dead)."""
+
+    page: int = 1
+    per_page: int = 20
+    status: str | None = None
+    job_id: uuid.UUID | None = None
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _visible(user: User) -> Select[RetryItem]:
+    """Items of jobs this user may see (deleted jobs' items stay visible)."""
+    query = select(RetryItem).join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
+    if user.role == Role.EDITOR:
+        query = query.where(ScheduledJob.owner_id == user.id)
+    return query
+
+
+def _filtered(user: User, filters: RetryFilters) -> Select[RetryItem]:
+    query = _visible(user)
+    if filters.status is not None:
+        query = query.where(RetryItem.status == filters.status)
+    else:
+        waiting = (RetryStatus.PENDING.value, RetryStatus.CLAIMED.value, RetryStatus.DEAD.value)
+        query = query.where(RetryItem.status.in_(waiting))
+    if filters.job_id is not None:
+        query = query.where(RetryItem.job_id == filters.job_id)
+    if filters.q:
+        pattern = "%" + filters.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(func.lower(RetryItem.last_error).like(pattern, escape="\\"))
+    if filters.since is not None:
+        query = query.where(RetryItem.created_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(RetryItem.created_at < filters.until)
+    return query
+
+
+def list_items(
+    session: DbSession, user: User, filters: RetryFilters
+) -> tuple[list[RetryItem], int]:
+    """A page of retry items, the soonest due first, and the total."""
+    query = _filtered(user, filters)
+    total = (
+        session.scalar(
+            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        )
+        or 0
+    )
+    rows = session.scalars(
+        query.options(joinedload(RetryItem.job))
+        .order_by(RetryItem.next_try_at, RetryItem.id)
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+    ).all()
+    return list(rows), total
+
+
+def get_item(session: DbSession, user: User, item_id: uuid.UUID) -> RetryItem:
+    """One item of a job this user may see, else NotFound."""
+    row: RetryItem | None = session.scalar(_visible(user).where(RetryItem.id == item_id))
+    if row is None:
+        raise NotFound("No such retry item.")
+    return row
+
+
+def _require_writer(user: User) -> None:
+    if not user.can_write:
+        raise Forbidden("Viewers cannot retry or discard runs.")
+
+
+def retry_now(session: DbSession, user: User, item: RetryItem, now: datetime) -> Launched:
+    """Start the next attempt at once, ignoring the backoff (caller commits, then enqueues)."""
+    _require_writer(user)
+    if item.job.deleted_at is not None:
+        raise Conflict("The job was deleted; its runs cannot be retried.")
+    claimer = f"user:{user.email}"
+    if not claim_selected(session, [item.id], claimer, now):
+        raise Conflict(f"The item is {item.status}: only pending or dead items can be retried.")
+    return launch(session, [item.id], claimer, now, user)
+
+
+def discard(session: DbSession, user: User, item: RetryItem, now: datetime) -> None:
+    """Drop an item: no further attempt (the run stays as it ended)."""
+    _require_writer(user)
+    if not _discard(session, [item.id], now):
+        raise Conflict(f"The item is {item.status}: only pending or dead items can be discarded.")
+
+
+def _discard(session: DbSession, ids: Sequence[uuid.UUID], now: datetime) -> int:
+    result = session.execute(
+        update(RetryItem)
+        .where(claims.by_ids(RetryItem, ids), RetryItem.status.in_(OPEN))
+        .values(status=RetryStatus.DISCARDED.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def bulk(
+    session: DbSession, user: User, action: str, filters: RetryFilters, now: datetime
+) -> tuple[int, Launched]:
+    """Retry now or discard every open item matching the filters (at most BULK_LIMIT)."""
+    _require_writer(user)
+    query = _filtered(user, filters).where(RetryItem.status.in_(OPEN))
+    query = query.where(ScheduledJob.deleted_at.is_(None)) if action == "trigger" else query
+    ids = list(session.scalars(query.with_only_columns(RetryItem.id).limit(BULK_LIMIT)))
+    if action == "discard":
+        return _discard(session, ids, now), Launched([], [])
+    claimer = f"user:{user.email}"
+    taken = claim_selected(session, ids, claimer, now) if ids else []
+    launched = launch(session, taken, claimer, now, user)
+    return len(launched.executions), launched
+
+
+__all__ = [
+    "BULK_LIMIT",
+    "Launched",
+    "RetryFilters",
+    "bulk",
+    "claim_due",
+    "claim_selected",
+    "discard",
+    "discard_orphans",
+    "get_item",
+    "launch",
+    "list_items",
+    "reclaim_stale",
+    "retry_now",
+]

@@ -1,0 +1,292 @@
+"""Webhooks: who may manage which, and the events a run's lifecycle emits.
+
+``emit`` is called inside the transaction that records a lifecycle change, so
+an event exists exactly when its change committed. It only writes delivery
+rows (``pending``, due now); the retry process queues them and RQ workers
+send them (``deliveries``), so a slow or failing receiver never holds up a
+run, a claim or the scheduler.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from app import outbound, signing
+from app.extensions import DbSession
+from app.models import (
+    DeliveryStatus,
+    Execution,
+    RetryItem,
+    Role,
+    ScheduledJob,
+    User,
+    Webhook,
+    WebhookDelivery,
+    WebhookPhase,
+)
+from app.services.errors import Forbidden, Invalid, NotFound
+from app.services.jobs import get_job
+
+# Phases that describe how a run ended: the webhook's status match applies to these.
+_HTTP_STATUS_PHASES = {
+    WebhookPhase.SUCCEEDED,
+    WebhookPhase.FAILED,
+    WebhookPhase.RETRYING,
+    WebhookPhase.DEAD,
+}
+
+
+def new_event_id() -> str:
+    """An event id: the same on every attempt, so receivers can dedupe."""
+    return f"evt_{uuid.uuid4().hex}"
+
+
+def status_matches(pattern: str | None, http_status: int | None) -> bool:
+    """A webhook's status match: none (always), exact ``503`` or class ``5xx``."""
+    if pattern is None:
+        return True
+    if http_status is None:
+        return False
+    if pattern.endswith("xx"):
+        return str(http_status)[0] == pattern[0]
+    return str(http_status) == pattern
+
+
+def emit(
+    session: DbSession,
+    phase: WebhookPhase,
+    row: Execution,
+    now: datetime,
+    *,
+    retry: RetryItem | None = None,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Record one event for every active webhook that wants it; returns how many."""
+    job_id = row.job_id if row.job_id is not None else row.job.id  # a new row: not flushed yet
+    hooks = session.scalars(
+        select(Webhook).where(
+            Webhook.is_active,
+            Webhook.phase == phase.value,
+            or_(Webhook.job_id.is_(None), Webhook.job_id == job_id),
+        )
+    ).all()
+    wanted = [hook for hook in hooks if status_matches(hook.status_code, row.http_status)]
+    if not wanted:
+        return 0
+    event_id = new_event_id()
+    body = event_payload(event_id, phase, row, now, retry, extra)
+    for hook in wanted:
+        session.add(
+            WebhookDelivery(
+                id=uuid.uuid4(),
+                webhook_id=hook.id,
+                execution_id=row.id,
+                event_id=event_id,
+                phase=phase.value,
+                payload=body,
+                status=DeliveryStatus.PENDING.value,
+                next_try_at=now,
+                attempt_log=[],
+                created_at=now,
+            )
+        )
+    return len(wanted)
+
+
+def event_payload(
+    event_id: str,
+    phase: WebhookPhase,
+    row: Execution,
+    now: datetime,
+    retry: RetryItem | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body of an event (docs/WEBHOOKS.md documents every field)."""
+    job = row.job
+    return {
+        "eventId": event_id,
+        "phase": phase.value,
+        "occurredAt": _iso(now),
+        "job": {"id": str(job.id), "name": job.name, "taskFunction": job.task_function.name},
+        "execution": {
+            "id": str(row.id),
+            "status": row.status,
+            "attempt": row.attempt,
+            "triggeredBy": row.triggered_by,
+            "retryOf": str(row.retry_of) if row.retry_of else None,
+            "scheduledFor": _iso(row.scheduled_for),
+            "startedAt": _iso(row.started_at),
+            "completedAt": _iso(row.completed_at),
+            "durationSeconds": row.duration_seconds,
+            "httpStatus": row.http_status,
+            "error": row.error_message,
+            "reason": row.reason,
+        },
+        "retry": _retry_payload(retry),
+        **(extra or {}),
+    }
+
+
+def _retry_payload(item: RetryItem | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {
+        "id": str(item.id),
+        "status": item.status,
+        "nextAttempt": item.attempt,
+        "nextTryAt": _iso(item.next_try_at) if item.status == "pending" else None,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+# ---- managing webhooks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookFilters:
+    """What the webhook list filters by."""
+
+    page: int = 1
+    per_page: int = 20
+    job_id: uuid.UUID | None = None
+    phase: str | None = None
+
+
+def visible_webhooks(user: User) -> Select[Webhook]:
+    """Admins and viewers see every webhook; editors those of their own jobs."""
+    query = select(Webhook)
+    if user.role == Role.EDITOR:
+        owned = select(ScheduledJob.id).where(ScheduledJob.owner_id == user.id)
+        query = query.where(Webhook.job_id.in_(owned))
+    return query
+
+
+def list_webhooks(
+    session: DbSession, user: User, filters: WebhookFilters
+) -> tuple[list[Webhook], int]:
+    """A page of webhooks, newest first, and the total."""
+    query = visible_webhooks(user)
+    if filters.job_id is not None:
+        query = query.where(Webhook.job_id == filters.job_id)
+    if filters.phase is not None:
+        query = query.where(Webhook.phase == filters.phase)
+    total = (
+        session.scalar(
+            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        )
+        or 0
+    )
+    rows = session.scalars(
+        query.order_by(Webhook.created_at.desc(), Webhook.id)
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+    ).all()
+    return list(rows), total
+
+
+def get_webhook(session: DbSession, user: User, webhook_id: uuid.UUID) -> Webhook:
+    """A webhook this user may see, else NotFound."""
+    row: Webhook | None = session.scalar(visible_webhooks(user).where(Webhook.id == webhook_id))
+    if row is None:
+        raise NotFound("No such webhook.")
+    return row
+
+
+def check_writer(session: DbSession, user: User, job_id: uuid.UUID | None) -> None:
+    """Admins manage every webhook; editors those of their own jobs; viewers none."""
+    if not user.can_write:
+        raise Forbidden("Viewers cannot change webhooks.")
+    if job_id is None:
+        if user.role != Role.ADMIN:
+            raise Forbidden("Only admins may add webhooks for every job.")
+        return
+    try:
+        get_job(session, user, job_id)
+    except NotFound:
+        raise Invalid("No such job.", {"jobId": "no such job"}) from None
+
+
+def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
+    """Store a new webhook; a secret is generated unless one is given."""
+    job_id = data.get("job_id")
+    check_writer(session, user, job_id)
+    row = Webhook(
+        id=uuid.uuid4(),
+        job_id=job_id,
+        phase=data["phase"],
+        status_code=data.get("status_code"),
+        url=data["url"],
+        secret=data.get("secret") or signing.new_secret(),
+        description=data.get("description"),
+        is_active=data.get("is_active", True),
+        created_by=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    _check_status_phase(row)
+    _check_url(row.url)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_webhook(
+    session: DbSession, user: User, row: Webhook, data: dict[str, Any], now: datetime
+) -> Webhook:
+    """Change some fields; moving it to another job needs rights on both."""
+    check_writer(session, user, row.job_id)
+    if "job_id" in data and data["job_id"] != row.job_id:
+        check_writer(session, user, data["job_id"])
+    for key, value in data.items():
+        setattr(row, key, value)
+    _check_status_phase(row)
+    _check_url(row.url)
+    row.updated_at = now
+    return row
+
+
+def _check_status_phase(row: Webhook) -> None:
+    if row.status_code is not None and WebhookPhase(row.phase) not in _HTTP_STATUS_PHASES:
+        allowed = ", ".join(sorted(p.value for p in _HTTP_STATUS_PHASES))
+        raise Invalid(
+            f"statusCode only applies to the phases {allowed}.",
+            {"statusCode": f"only for the phases {allowed}"},
+        )
+
+
+def _check_url(url: str) -> None:
+    """Refuse at once what the outbound guard would refuse at every send."""
+    try:
+        outbound.check_destination(url)
+    except outbound.OutboundError as error:
+        raise Invalid(f"url: {error}", {"url": str(error)}) from None
+
+
+def delete_webhook(session: DbSession, user: User, row: Webhook) -> None:
+    """Remove a webhook and its delivery log."""
+    check_writer(session, user, row.job_id)
+    session.delete(row)
+
+
+__all__ = [
+    "WebhookFilters",
+    "check_writer",
+    "create_webhook",
+    "delete_webhook",
+    "emit",
+    "event_payload",
+    "get_webhook",
+    "list_webhooks",
+    "new_event_id",
+    "status_matches",
+    "update_webhook",
+    "visible_webhooks",
+]
