@@ -116,8 +116,12 @@ def test_status_reports_counts_queues_and_leader(api_as, admin, make_job, make_e
     assert status["nextScheduledJob"]["name"] == "soon"
     assert status["leaderInstance"]["id"] == str(instance.id)
     assert status["isRunning"] is True
-    assert status["queues"] == {"default": 0}
+    assert status["queues"] == {"default": 0, "webhooks": 0}
     assert status["redis"] == {"ok": True}
+    assert status["retryCounts"] == dict.fromkeys(
+        ["pending", "claimed", "done", "dead", "discarded"], 0
+    )
+    assert set(status["deliveryCounts"]) == {"pending", "queued", "sending", "delivered", "dead"}
 
 
 def test_status_reports_redis_down_without_failing(app, api_as, admin, monkeypatch):

@@ -135,6 +135,8 @@ def cluster_status() -> Any:
             failed_jobs=counts["failed"],
             running_jobs=snapshot.running_jobs,
             execution_counts=snapshot.execution_counts,
+            retry_counts=snapshot.retry_counts,
+            delivery_counts=snapshot.delivery_counts,
             next_scheduled_job=serializers.job(snapshot.next_job) if snapshot.next_job else None,
             queues=snapshot.queues,
             redis=snapshot.redis,

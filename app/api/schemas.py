@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -86,24 +86,20 @@ class ErrorBody(ApiModel):
 # ---- jobs -------------------------------------------------------------------
 
 
-# Job fields that may be set to null (meaning "none"/"use the default").
-_NULLABLE_JOB_FIELDS = frozenset({"description", "start_date", "end_date", "queue", "task_args"})
-
-
-def _forbid_null_in_schema(schema: dict[str, Any]) -> None:
-    """Document that only the nullable job fields accept null."""
-    nullable = {to_camel(name) for name in _NULLABLE_JOB_FIELDS}
+def _forbid_null_in_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Document that only the model's nullable fields accept null."""
+    nullable = {to_camel(name) for name in getattr(model, "nullable", frozenset())}
     for name, prop in schema.get("properties", {}).items():
         if name not in nullable and "anyOf" in prop:
             prop["anyOf"] = [item for item in prop["anyOf"] if item != {"type": "null"}]
             prop.pop("default", None)
 
 
-class JobFields(RequestModel):
-    """Every writable job field; all optional (used for PUT/PATCH).
+class PartialModel(RequestModel):
+    """A partial update: every field optional; null only where a field can be empty.
 
-    Omitting a field leaves it alone; null is accepted only where a field can
-    be empty, so ``{"name": null}`` is a 422, not a broken row.
+    Omitting a field leaves it alone; ``{"name": null}`` is a 422, not a
+    broken row. Subclasses list the fields that may be cleared in ``nullable``.
     """
 
     model_config = ConfigDict(
@@ -113,13 +109,20 @@ class JobFields(RequestModel):
         strict=True,
         json_schema_extra=_forbid_null_in_schema,
     )
+    nullable: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")
     @classmethod
     def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None and info.field_name not in _NULLABLE_JOB_FIELDS:
+        if value is None and info.field_name not in cls.nullable:
             raise ValueError("must not be null")
         return value
+
+
+class JobFields(PartialModel):
+    """Every writable job field; all optional (used for PUT/PATCH)."""
+
+    nullable = frozenset({"description", "start_date", "end_date", "queue", "task_args"})
 
     name: Name | None = None
     description: Annotated[Text, Field(max_length=1000)] | None = None
@@ -415,6 +418,8 @@ class StatusResponse(ApiModel):
     failed_jobs: int
     running_jobs: int
     execution_counts: dict[str, int]
+    retry_counts: dict[str, int]
+    delivery_counts: dict[str, int]
     next_scheduled_job: Job | None
     queues: dict[str, int]
     redis: dict[str, str | bool]

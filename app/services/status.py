@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from app.extensions import DbSession
 from app.models import (
+    DeliveryStatus,
     Execution,
     ExecutionStatus,
     JobStatus,
     LeaderLease,
+    RetryItem,
+    RetryStatus,
     ScheduledJob,
     SchedulerInstance,
     TaskFunction,
+    WebhookDelivery,
 )
 from app.queues import redis_connection, rq_queue
+from app.services.recurrence import WEBHOOK_QUEUE
 
 LEASE_NAME = "scheduler"
 
@@ -34,6 +42,8 @@ class ClusterStatus:
     running_jobs: int
     execution_counts: dict[str, int]
     next_job: ScheduledJob | None
+    retry_counts: dict[str, int] = field(default_factory=dict)
+    delivery_counts: dict[str, int] = field(default_factory=dict)
     queues: dict[str, int] = field(default_factory=dict)
     redis: dict[str, str | bool] = field(default_factory=dict)
 
@@ -58,6 +68,8 @@ def cluster_status(session: DbSession, now: datetime) -> ClusterStatus:
         running_jobs=_running_jobs(session),
         execution_counts=_execution_counts(session),
         next_job=_next_job(session),
+        retry_counts=_counts(session, RetryItem.status, RetryStatus),
+        delivery_counts=_counts(session, WebhookDelivery.status, DeliveryStatus),
     )
     _queue_depths(session, status)
     return status
@@ -86,8 +98,13 @@ def _running_jobs(session: DbSession) -> int:
 
 
 def _execution_counts(session: DbSession) -> dict[str, int]:
-    rows = session.execute(select(Execution.status, func.count()).group_by(Execution.status)).all()
-    return {s.value: 0 for s in ExecutionStatus} | {status: count for status, count in rows}
+    return _counts(session, Execution.status, ExecutionStatus)
+
+
+def _counts(session: DbSession, column: Any, statuses: Iterable[StrEnum]) -> dict[str, int]:
+    """Rows per status (every status listed, zero included)."""
+    rows = session.execute(select(column, func.count()).group_by(column)).all()
+    return {s.value: 0 for s in statuses} | {status: count for status, count in rows}
 
 
 def _next_job(session: DbSession) -> ScheduledJob | None:
@@ -105,7 +122,7 @@ def _next_job(session: DbSession) -> ScheduledJob | None:
 
 def _queue_depths(session: DbSession, status: ClusterStatus) -> None:
     """Depth of every queue a task or job uses; Redis trouble is reported, not raised."""
-    names = set(session.scalars(select(TaskFunction.queue)))
+    names = set(session.scalars(select(TaskFunction.queue))) | {WEBHOOK_QUEUE}
     names |= {q for q in session.scalars(select(ScheduledJob.queue).distinct()) if q}
     try:
         redis_connection().ping()

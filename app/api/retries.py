@@ -1,0 +1,143 @@
+"""The retry queue: failed runs waiting for their next attempt, and dead ones."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from app.api import spec
+from app.api.common import api_user, parse_body, parse_query, respond
+from app.api.ops_schemas import (
+    RetryBulk,
+    RetryBulkResult,
+    RetryItemOut,
+    RetryList,
+    RetryListQuery,
+    RetryTriggered,
+)
+from app.extensions import db
+from app.models import RetryItem, utcnow
+from app.queues import recurrence
+from app.services import retry_queue
+from app.services.recurrence import Arm, rq_job_id
+
+log = logging.getLogger(__name__)
+_RULE = "/retries/<uuid:retry_id>"
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+
+
+def _out(item: RetryItem) -> RetryItemOut:
+    return RetryItemOut.model_validate(
+        {name: getattr(item, name) for name in RetryItemOut.model_fields if name != "job_name"}
+        | {"job_name": item.job.name}
+    )
+
+
+def _enqueue(arms: list[Arm]) -> str:
+    """Queue launched attempts; if Redis is down they stay queued and reconcile sends them."""
+    try:
+        recurrence().apply(None, enqueue=arms)
+    except (RedisError, OSError):
+        log.warning("could not enqueue %d retries; reconcile will re-queue them", len(arms))
+        return "Queued; Redis is unreachable, so it starts once the scheduler re-queues it."
+    return "Retry queued."
+
+
+@spec.route(
+    "/retries",
+    "GET",
+    summary="The retry queue",
+    tag="retries",
+    query=RetryListQuery,
+    response=RetryList,
+)
+def list_retries() -> Any:
+    """Retry items (pending, claimed and dead unless a status is given), soonest first."""
+    query = parse_query(RetryListQuery)
+    filters = retry_queue.RetryFilters(**query.model_dump(exclude_none=True))
+    items, total = retry_queue.list_items(db.session, api_user(), filters)
+    return respond(
+        RetryList(
+            retries=[_out(item) for item in items],
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+        )
+    )
+
+
+@spec.route(_RULE, "GET", summary="One retry item", tag="retries", response=RetryItemOut)
+def get_retry(retry_id: uuid.UUID) -> Any:
+    """A retry item."""
+    return respond(_out(retry_queue.get_item(db.session, api_user(), retry_id)))
+
+
+@spec.route(
+    _RULE + "/trigger",
+    "POST",
+    summary="Retry now (ignores the backoff)",
+    tag="retries",
+    status=202,
+    response=RetryTriggered,
+    errors=_WRITE_ERRORS,
+)
+def trigger_retry(retry_id: uuid.UUID) -> Any:
+    """Start the next attempt of a pending or dead item at once."""
+    user = api_user()
+    item = retry_queue.get_item(db.session, user, retry_id)
+    launched = retry_queue.retry_now(db.session, user, item, utcnow())
+    db.session.commit()
+    message = _enqueue(launched.arms)
+    execution = launched.executions[0]
+    body = RetryTriggered(
+        retry_id=item.id,
+        execution_id=execution.id,
+        rq_job_id=rq_job_id(execution.id),
+        message=message,
+    )
+    return respond(body, 202)
+
+
+@spec.route(
+    _RULE,
+    "DELETE",
+    summary="Discard a retry item",
+    tag="retries",
+    status=204,
+    errors=_WRITE_ERRORS,
+)
+def discard_retry(retry_id: uuid.UUID) -> Any:
+    """No further attempt for this run."""
+    user = api_user()
+    retry_queue.discard(
+        db.session, user, retry_queue.get_item(db.session, user, retry_id), utcnow()
+    )
+    db.session.commit()
+    return "", 204
+
+
+@spec.route(
+    "/retries/bulk",
+    "POST",
+    summary="Retry now or discard every open item matching a filter",
+    tag="retries",
+    body=RetryBulk,
+    response=RetryBulkResult,
+    errors=_WRITE_ERRORS,
+)
+def bulk_retries() -> Any:
+    """Bulk retry now / discard of pending and dead items (at most 10,000 at once)."""
+    body = parse_body(RetryBulk)
+    filters = retry_queue.RetryFilters(**body.model_dump(exclude_none=True, exclude={"action"}))
+    count, launched = retry_queue.bulk(db.session, api_user(), body.action, filters, utcnow())
+    db.session.commit()
+    if launched.arms:
+        _enqueue(launched.arms)
+    return respond(
+        RetryBulkResult(
+            action=body.action, count=count, execution_ids=[e.id for e in launched.executions]
+        )
+    )

@@ -1,0 +1,156 @@
+"""Webhooks and their delivery log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from app import signing
+from app.api import spec
+from app.api.common import api_user, parse_body, parse_query, respond
+from app.api.ops_schemas import (
+    DeliveryList,
+    DeliveryListQuery,
+    DeliveryOut,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookList,
+    WebhookListQuery,
+    WebhookOut,
+    WebhookUpdate,
+)
+from app.extensions import db
+from app.models import Webhook, WebhookDelivery, utcnow
+from app.services import deliveries, webhooks
+
+_RULE = "/webhooks/<uuid:webhook_id>"
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+
+
+def _out(row: Webhook) -> WebhookOut:
+    data = {name: getattr(row, name) for name in WebhookOut.model_fields if name != "secret_hint"}
+    return WebhookOut.model_validate(data | {"secret_hint": signing.hint(row.secret)})
+
+
+def _delivery(row: WebhookDelivery) -> DeliveryOut:
+    data = {name: getattr(row, name) for name in DeliveryOut.model_fields}
+    return DeliveryOut.model_validate(data | {"attempt_log": row.attempt_log or []})
+
+
+@spec.route(
+    "/webhooks",
+    "GET",
+    summary="List webhooks",
+    tag="webhooks",
+    query=WebhookListQuery,
+    response=WebhookList,
+)
+def list_webhooks() -> Any:
+    """Webhooks the caller may see, newest first."""
+    query = parse_query(WebhookListQuery)
+    filters = webhooks.WebhookFilters(**query.model_dump(exclude_none=True))
+    rows, total = webhooks.list_webhooks(db.session, api_user(), filters)
+    return respond(
+        WebhookList(
+            webhooks=[_out(row) for row in rows],
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+        )
+    )
+
+
+@spec.route(
+    "/webhooks",
+    "POST",
+    summary="Add a webhook",
+    tag="webhooks",
+    body=WebhookCreate,
+    response=WebhookCreated,
+    status=201,
+)
+def create_webhook() -> Any:
+    """A webhook for one job (jobId) or every job (admins); the secret is shown once."""
+    body = parse_body(WebhookCreate)
+    row = webhooks.create_webhook(
+        db.session, api_user(), body.model_dump(exclude_unset=True), utcnow()
+    )
+    db.session.commit()
+    created = WebhookCreated.model_validate(_out(row).model_dump() | {"secret": row.secret})
+    return respond(created, 201)
+
+
+@spec.route(_RULE, "GET", summary="Read a webhook", tag="webhooks", response=WebhookOut)
+def get_webhook(webhook_id: uuid.UUID) -> Any:
+    """One webhook."""
+    return respond(_out(webhooks.get_webhook(db.session, api_user(), webhook_id)))
+
+
+@spec.route(
+    _RULE,
+    "PUT",
+    summary="Change a webhook",
+    tag="webhooks",
+    body=WebhookUpdate,
+    response=WebhookOut,
+)
+def update_webhook(webhook_id: uuid.UUID) -> Any:
+    """Change the given fields of a webhook (a new secret takes effect at once)."""
+    body = parse_body(WebhookUpdate)
+    user = api_user()
+    row = webhooks.get_webhook(db.session, user, webhook_id)
+    webhooks.update_webhook(db.session, user, row, body.model_dump(exclude_unset=True), utcnow())
+    db.session.commit()
+    return respond(_out(row))
+
+
+@spec.route(_RULE, "DELETE", summary="Delete a webhook", tag="webhooks", status=204)
+def delete_webhook(webhook_id: uuid.UUID) -> Any:
+    """Remove a webhook and its delivery log."""
+    user = api_user()
+    webhooks.delete_webhook(db.session, user, webhooks.get_webhook(db.session, user, webhook_id))
+    db.session.commit()
+    return "", 204
+
+
+@spec.route(
+    _RULE + "/deliveries",
+    "GET",
+    summary="A webhook's delivery log",
+    tag="webhooks",
+    query=DeliveryListQuery,
+    response=DeliveryList,
+)
+def list_deliveries(webhook_id: uuid.UUID) -> Any:
+    """Deliveries of one webhook, newest first, with every attempt."""
+    query = parse_query(DeliveryListQuery)
+    hook = webhooks.get_webhook(db.session, api_user(), webhook_id)
+    status = query.status.value if query.status else None
+    rows, total = deliveries.list_deliveries(db.session, hook, query.page, query.per_page, status)
+    return respond(
+        DeliveryList(
+            deliveries=[_delivery(row) for row in rows],
+            total=total,
+            page=query.page,
+            per_page=query.per_page,
+        )
+    )
+
+
+@spec.route(
+    _RULE + "/deliveries/<uuid:delivery_id>/replay",
+    "POST",
+    summary="Send a delivery's event again",
+    tag="webhooks",
+    status=202,
+    response=DeliveryOut,
+    errors=_WRITE_ERRORS,
+)
+def replay_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
+    """A new delivery of the same event (same id and body), sent within a second or so."""
+    user = api_user()
+    hook = webhooks.get_webhook(db.session, user, webhook_id)
+    original = deliveries.get_delivery(db.session, user, delivery_id)
+    row = deliveries.replay(db.session, user, hook, original, utcnow())
+    db.session.commit()
+    return respond(_delivery(row), 202)
