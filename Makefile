@@ -15,7 +15,9 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1/test
 
 PYTEST_COV := --cov=app --cov-branch --cov-report=term --cov-fail-under=85 -p no:cacheprovider
-TEST_STEPS := lint typecheck test-sqlite test-postgres test-browser schemathesis
+# The pytest runs come last, so the end of a long CI log shows their results.
+TEST_STEPS := lint typecheck schemathesis test-sqlite test-postgres test-browser
+REPORTS := reports
 
 .PHONY: help venv install run services lint typecheck test test-sqlite test-postgres \
 	test-browser schemathesis clean
@@ -52,23 +54,25 @@ typecheck: $(STAMP) ## mypy (strict) on app/
 test-sqlite: $(STAMP) ## Tests (not browser) on a temporary SQLite file, coverage >= 85 %
 	@printf '\n==> test-sqlite: pytest on SQLite with coverage\n'
 	env -u TEST_DATABASE_URL REDIS_URL='$(REDIS_URL)' \
-		$(BIN)/pytest -m "not browser" $(PYTEST_COV)
+		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/sqlite.xml
 
 test-postgres: $(STAMP) ## Tests (not browser) on PostgreSQL, coverage >= 85 %
 	@printf '\n==> test-postgres: pytest on PostgreSQL with coverage\n'
 	TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' \
-		$(BIN)/pytest -m "not browser" $(PYTEST_COV)
+		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/postgres.xml
 
 test-browser: $(STAMP) ## Browser tests in Debian's Chromium
 	@printf '\n==> test-browser: pytest -m browser (Chromium)\n'
 	@test -x /usr/bin/chromium || { echo 'No /usr/bin/chromium: run `make services` (or apt-get install chromium chromium-driver).' >&2; exit 1; }
-	REDIS_URL='$(REDIS_URL)' $(BIN)/pytest -m browser -p no:cacheprovider
+	REDIS_URL='$(REDIS_URL)' $(BIN)/pytest -m browser -p no:cacheprovider \
+		--junitxml=$(REPORTS)/browser.xml
 
 schemathesis: $(STAMP) ## Fuzz the live JSON API against its OpenAPI document
 	@printf '\n==> schemathesis: fuzz /api/v1 against openapi.json\n'
 	REDIS_URL='$(REDIS_URL)' bash scripts/schemathesis.sh
 
 test: $(STAMP) ## Every check in order, stopping at the first failure
+	@rm -rf $(REPORTS)
 	@for step in $(TEST_STEPS); do \
 		start=$$(date +%s); \
 		if ! $(MAKE) --no-print-directory $$step; then \
@@ -77,9 +81,10 @@ test: $(STAMP) ## Every check in order, stopping at the first failure
 		fi; \
 		printf '==> ok: make %s (%ss)\n' $$step $$(( $$(date +%s) - start )); \
 	done; \
-	printf '\n==> all checks passed\n'
+	printf '\n'; $(BIN)/python scripts/test_summary.py $(REPORTS)/*.xml; \
+	printf '==> all checks passed\n'
 
 clean: ## Remove caches and reports (keeps .venv and instance/)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis htmlcov schemathesis-report \
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis htmlcov schemathesis-report $(REPORTS) \
 		.coverage .coverage.* coverage.xml *.egg-info
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark in turn, figures only (the processes' own logs are filtered out).
-# Needs PostgreSQL and Redis as for the tests; takes about 20 minutes.
+# Needs PostgreSQL and Redis as for the tests; takes about 21 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 run() {
@@ -13,3 +13,4 @@ run bench.lateness --mode burst --due 10000 --poll 0.1 --drain 900
 run bench.throughput --runs 2000 --worker-class simple
 run bench.throughput --runs 1000 --worker-class fork
 run bench.scale --jobs 100000 --idle-jobs 10000 --idle-seconds 30
+run bench.retries --items 10000 --processes 1 2
