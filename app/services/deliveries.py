@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app import __version__, backoff, outbound, signing
 from app.extensions import DbSession
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
 from app.services import claims
 from app.services.errors import Conflict, NotFound
+from app.services.paging import page_of
 from app.services.webhooks import check_writer, visible_webhooks
 
 log = logging.getLogger(__name__)
@@ -220,18 +221,8 @@ def list_deliveries(
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
-    total = (
-        session.scalar(
-            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-        )
-        or 0
-    )
-    rows = session.scalars(
-        query.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return list(rows), total
+    order = (WebhookDelivery.created_at.desc(), WebhookDelivery.id)
+    return page_of(session, query, order, page, per_page)
 
 
 def get_delivery(session: DbSession, user: User, delivery_id: uuid.UUID) -> WebhookDelivery:

@@ -6,11 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from app.extensions import DbSession
 from app.models import Execution, Role, ScheduledJob, User
 from app.services.errors import NotFound
+from app.services.paging import page_of
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,9 @@ def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> 
         query = query.where(Execution.created_at >= filters.since)
     if filters.until is not None:
         query = query.where(Execution.created_at < filters.until)
-    total = session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
-    rows = session.scalars(
-        query.order_by(Execution.created_at.desc(), Execution.id)
-        .offset((filters.page - 1) * filters.per_page)
-        .limit(filters.per_page)
-    ).all()
-    return HistoryPage(list(rows), total)
+    order = (Execution.created_at.desc(), Execution.id)
+    rows, total = page_of(session, query, order, filters.page, filters.per_page)
+    return HistoryPage(rows, total)
 
 
 def get_execution(session: DbSession, user: User, execution_id: uuid.UUID) -> Execution:

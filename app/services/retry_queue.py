@@ -33,6 +33,7 @@ from app.models import (
 )
 from app.services import claims
 from app.services.errors import Conflict, Forbidden, NotFound
+from app.services.paging import page_of
 from app.services.recurrence import Arm
 
 # Items a person may still retry or discard.
@@ -222,20 +223,9 @@ def list_items(
     session: DbSession, user: User, filters: RetryFilters
 ) -> tuple[list[RetryItem], int]:
     """A page of retry items, the soonest due first, and the total."""
-    query = _filtered(user, filters)
-    total = (
-        session.scalar(
-            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-        )
-        or 0
-    )
-    rows = session.scalars(
-        query.options(joinedload(RetryItem.job))
-        .order_by(RetryItem.next_try_at, RetryItem.id)
-        .offset((filters.page - 1) * filters.per_page)
-        .limit(filters.per_page)
-    ).all()
-    return list(rows), total
+    query = _filtered(user, filters).options(joinedload(RetryItem.job))
+    order = (RetryItem.next_try_at, RetryItem.id)
+    return page_of(session, query, order, filters.page, filters.per_page)
 
 
 def get_item(session: DbSession, user: User, item_id: uuid.UUID) -> RetryItem:

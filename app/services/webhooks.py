@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 
 from app import outbound, signing
 from app.extensions import DbSession
@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.jobs import get_job
+from app.services.paging import page_of
 
 # Phases that describe how a run ended: the webhook's status match applies to these.
 _HTTP_STATUS_PHASES = {
@@ -178,18 +179,8 @@ def list_webhooks(
         query = query.where(Webhook.job_id == filters.job_id)
     if filters.phase is not None:
         query = query.where(Webhook.phase == filters.phase)
-    total = (
-        session.scalar(
-            query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-        )
-        or 0
-    )
-    rows = session.scalars(
-        query.order_by(Webhook.created_at.desc(), Webhook.id)
-        .offset((filters.page - 1) * filters.per_page)
-        .limit(filters.per_page)
-    ).all()
-    return list(rows), total
+    order = (Webhook.created_at.desc(), Webhook.id)
+    return page_of(session, query, order, filters.page, filters.per_page)
 
 
 def get_webhook(session: DbSession, user: User, webhook_id: uuid.UUID) -> Webhook:
