@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import threading
 import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
-from types import FrameType
 
 from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app import __version__
+from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import InstanceRole, utcnow
 from app.queues import recurrence
@@ -33,10 +31,11 @@ log = logging.getLogger("almanac.retry")
 SWEEP_EVERY = timedelta(seconds=5)
 
 
-class RetryProcess:
+class RetryProcess(GracefulLoop):
     """One retry process; ``run()`` loops until ``stop()`` (or SIGTERM)."""
 
     def __init__(self, app: Flask) -> None:
+        super().__init__()
         self.app = app
         config = app.config
         self.poll = float(config["RETRY_POLL_SECONDS"])
@@ -45,23 +44,9 @@ class RetryProcess:
         self.beat_every = timedelta(seconds=float(config["HEARTBEAT_SECONDS"]))
         self.delivery = deliveries.DeliverySettings.from_config(config)
         self.name = f"retry:{socket.gethostname()}:{os.getpid()}"
-        self.stopping = threading.Event()
         self.stats: Counter[str] = Counter()
         self._next_beat = self._next_sweep = datetime.min.replace(tzinfo=utcnow().tzinfo)
         self.instance_id: uuid.UUID | None = None
-
-    def stop(self, *_: object) -> None:
-        """Ask the loop to finish its pass and exit."""
-        self.stopping.set()
-
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the loop gracefully."""
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping after this pass", signum)
-        self.stop()
 
     def run(self) -> None:
         """Loop: heartbeat, sweep, launch due retries, queue due deliveries."""

@@ -8,12 +8,9 @@ reconciles, and each of its transactions is fenced by the lease token.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
-from types import FrameType
 
 from flask import Flask
 from redis.exceptions import RedisError
@@ -22,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from app import __version__
+from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
@@ -33,10 +31,11 @@ log = logging.getLogger("almanac.scheduler")
 FULL_RECONCILE_EVERY = 10
 
 
-class SchedulerProcess:
+class SchedulerProcess(GracefulLoop):
     """One scheduler instance; ``run()`` loops until ``stop()`` (or SIGTERM)."""
 
     def __init__(self, app: Flask) -> None:
+        super().__init__()
         self.app = app
         self.poll = float(app.config["SCHEDULER_POLL_SECONDS"])
         self.reconcile_every = timedelta(seconds=float(app.config["RECONCILE_SECONDS"]))
@@ -44,7 +43,6 @@ class SchedulerProcess:
         self.beat_every = timedelta(seconds=float(app.config["HEARTBEAT_SECONDS"]))
         self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
         self.max_abandoned = int(app.config["RETRY_MAX_ABANDONED"])
-        self.stopping = threading.Event()
         self.lease: leadership.Lease | None = None
         self.instance_id: uuid.UUID | None = None
         self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
@@ -52,19 +50,6 @@ class SchedulerProcess:
         )
         self._next_release = self._next_beat
         self._passes = 0
-
-    def stop(self, *_: object) -> None:
-        """Ask the loop to finish its pass and exit."""
-        self.stopping.set()
-
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGINT stop the loop gracefully."""
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping after this pass", signum)
-        self.stop()
 
     def run(self) -> None:
         """Loop: heartbeat, lead or stand by, fire, reconcile."""
