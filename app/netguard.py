@@ -30,6 +30,13 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Non-global per the IANA special-purpose registries, yet is_global on this
+# Python (3.11.7): IPv4-compatible ::/96 (deprecated), local-use NAT64 (RFC 8215,
+# translated by a local gateway, so it reaches whatever it embeds), IETF
+# protocol assignments and the deprecated 6to4 relay anycast.
+_NOT_GLOBAL = tuple(
+    ipaddress.ip_network(n) for n in ("::/96", "64:ff9b:1::/48", "192.0.0.0/24", "192.88.99.0/24")
+)
 _METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
@@ -73,7 +80,7 @@ def refusal(ip: IPAddress) -> str | None:
         (inner.is_multicast, "multicast"),
         (isinstance(inner, ipaddress.IPv4Address) and inner in _CGNAT, "shared (CGNAT)"),
         (inner.is_private, "private"),
-        (not inner.is_global, "reserved"),
+        (not inner.is_global or any(a in n for a in (ip, inner) for n in _NOT_GLOBAL), "reserved"),
     )
     return next((why for refused, why in checks if refused), None)
 
