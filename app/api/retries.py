@@ -8,7 +8,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from app.api import spec
+from app.api import serializers, spec
 from app.api.common import api_user, parse_body, parse_query, respond
 from app.api.ops_schemas import (
     RetryBulk,
@@ -19,7 +19,7 @@ from app.api.ops_schemas import (
     RetryTriggered,
 )
 from app.extensions import db
-from app.models import RetryItem, utcnow
+from app.models import utcnow
 from app.queues import recurrence
 from app.services import retry_queue
 from app.services.recurrence import Arm, rq_job_id
@@ -27,13 +27,6 @@ from app.services.recurrence import Arm, rq_job_id
 log = logging.getLogger(__name__)
 _RULE = "/retries/<uuid:retry_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
-
-
-def _out(item: RetryItem) -> RetryItemOut:
-    return RetryItemOut.model_validate(
-        {name: getattr(item, name) for name in RetryItemOut.model_fields if name != "job_name"}
-        | {"job_name": item.job.name}
-    )
 
 
 def _enqueue(arms: list[Arm]) -> str:
@@ -61,7 +54,7 @@ def list_retries() -> Any:
     items, total = retry_queue.list_items(db.session, api_user(), filters)
     return respond(
         RetryList(
-            retries=[_out(item) for item in items],
+            retries=[serializers.retry_item(item) for item in items],
             total=total,
             page=query.page,
             per_page=query.per_page,
@@ -72,7 +65,7 @@ def list_retries() -> Any:
 @spec.route(_RULE, "GET", summary="One retry item", tag="retries", response=RetryItemOut)
 def get_retry(retry_id: uuid.UUID) -> Any:
     """A retry item."""
-    return respond(_out(retry_queue.get_item(db.session, api_user(), retry_id)))
+    return respond(serializers.retry_item(retry_queue.get_item(db.session, api_user(), retry_id)))
 
 
 @spec.route(

@@ -6,8 +6,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.api import schemas
-from app.models import Execution, ScheduledJob, SchedulerInstance, TaskFunction
+from app import signing
+from app.api import ops_schemas, schemas
+from app.models import (
+    Execution,
+    RetryItem,
+    ScheduledJob,
+    SchedulerInstance,
+    TaskFunction,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]:
@@ -63,3 +72,21 @@ def task_function(row: TaskFunction) -> schemas.TaskFunctionOut:
 def instance(row: SchedulerInstance) -> schemas.InstanceOut:
     """A process instance."""
     return schemas.InstanceOut.model_validate(_columns(row, schemas.InstanceOut, set()))
+
+
+def retry_item(row: RetryItem) -> ops_schemas.RetryItemOut:
+    """A retry item with its job's name."""
+    data = _columns(row, ops_schemas.RetryItemOut, {"job_name"})
+    return ops_schemas.RetryItemOut.model_validate(data | {"job_name": row.job.name})
+
+
+def webhook(row: Webhook) -> ops_schemas.WebhookOut:
+    """A webhook with a hint of its secret, never the secret."""
+    data = _columns(row, ops_schemas.WebhookOut, {"secret_hint"})
+    return ops_schemas.WebhookOut.model_validate(data | {"secret_hint": signing.hint(row.secret)})
+
+
+def delivery(row: WebhookDelivery) -> ops_schemas.DeliveryOut:
+    """One delivery with its attempt log."""
+    data = _columns(row, ops_schemas.DeliveryOut, {"attempt_log"})
+    return ops_schemas.DeliveryOut.model_validate(data | {"attempt_log": row.attempt_log or []})

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from app import signing
-from app.api import spec
+from app.api import serializers, spec
 from app.api.common import api_user, parse_body, parse_query, respond
 from app.api.ops_schemas import (
     DeliveryList,
@@ -20,21 +19,11 @@ from app.api.ops_schemas import (
     WebhookUpdate,
 )
 from app.extensions import db
-from app.models import Webhook, WebhookDelivery, utcnow
+from app.models import utcnow
 from app.services import deliveries, webhooks
 
 _RULE = "/webhooks/<uuid:webhook_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
-
-
-def _out(row: Webhook) -> WebhookOut:
-    data = {name: getattr(row, name) for name in WebhookOut.model_fields if name != "secret_hint"}
-    return WebhookOut.model_validate(data | {"secret_hint": signing.hint(row.secret)})
-
-
-def _delivery(row: WebhookDelivery) -> DeliveryOut:
-    data = {name: getattr(row, name) for name in DeliveryOut.model_fields}
-    return DeliveryOut.model_validate(data | {"attempt_log": row.attempt_log or []})
 
 
 @spec.route(
@@ -52,7 +41,7 @@ def list_webhooks() -> Any:
     rows, total = webhooks.list_webhooks(db.session, api_user(), filters)
     return respond(
         WebhookList(
-            webhooks=[_out(row) for row in rows],
+            webhooks=[serializers.webhook(row) for row in rows],
             total=total,
             page=query.page,
             per_page=query.per_page,
@@ -76,14 +65,16 @@ def create_webhook() -> Any:
         db.session, api_user(), body.model_dump(exclude_unset=True), utcnow()
     )
     db.session.commit()
-    created = WebhookCreated.model_validate(_out(row).model_dump() | {"secret": row.secret})
+    created = WebhookCreated.model_validate(
+        serializers.webhook(row).model_dump() | {"secret": row.secret}
+    )
     return respond(created, 201)
 
 
 @spec.route(_RULE, "GET", summary="Read a webhook", tag="webhooks", response=WebhookOut)
 def get_webhook(webhook_id: uuid.UUID) -> Any:
     """One webhook."""
-    return respond(_out(webhooks.get_webhook(db.session, api_user(), webhook_id)))
+    return respond(serializers.webhook(webhooks.get_webhook(db.session, api_user(), webhook_id)))
 
 
 @spec.route(
@@ -101,7 +92,7 @@ def update_webhook(webhook_id: uuid.UUID) -> Any:
     row = webhooks.get_webhook(db.session, user, webhook_id)
     webhooks.update_webhook(db.session, user, row, body.model_dump(exclude_unset=True), utcnow())
     db.session.commit()
-    return respond(_out(row))
+    return respond(serializers.webhook(row))
 
 
 @spec.route(_RULE, "DELETE", summary="Delete a webhook", tag="webhooks", status=204)
@@ -129,7 +120,7 @@ def list_deliveries(webhook_id: uuid.UUID) -> Any:
     rows, total = deliveries.list_deliveries(db.session, hook, query.page, query.per_page, status)
     return respond(
         DeliveryList(
-            deliveries=[_delivery(row) for row in rows],
+            deliveries=[serializers.delivery(row) for row in rows],
             total=total,
             page=query.page,
             per_page=query.per_page,
@@ -153,4 +144,4 @@ def replay_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
     original = deliveries.get_delivery(db.session, user, delivery_id)
     row = deliveries.replay(db.session, user, hook, original, utcnow())
     db.session.commit()
-    return respond(_delivery(row), 202)
+    return respond(serializers.delivery(row), 202)
