@@ -28,7 +28,7 @@ from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, 
 from app.services import claims
 from app.services.errors import Conflict, NotFound
 from app.services.paging import page_of
-from app.services.webhooks import check_writer, visible_webhooks
+from app.services.webhooks import check_writer, iso, visible_webhooks
 
 log = logging.getLogger(__name__)
 EXCERPT_CHARS = 1000
@@ -147,7 +147,7 @@ def record(
     delivery.duration_ms = attempt.duration_ms
     delivery.error = attempt.error
     delivery.sending_since = None
-    entry = {"at": _iso(now), "responseStatus": attempt.status, "durationMs": attempt.duration_ms}
+    entry = {"at": iso(now), "responseStatus": attempt.status, "durationMs": attempt.duration_ms}
     delivery.attempt_log = [*(delivery.attempt_log or []), entry | {"error": attempt.error}][
         -ATTEMPT_LOG_SIZE:
     ]
@@ -262,7 +262,3 @@ def replay(
     )
     session.add(row)
     return row
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

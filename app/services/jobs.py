@@ -24,6 +24,7 @@ from app.models import (
 from app.services import schedule
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
 from app.services.job_fields import normalize_fields
+from app.services.paging import contains
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,9 @@ def list_jobs(session: DbSession, user: User, filters: JobFilters) -> JobPage:
 def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
     query = visible_jobs(user)
     if filters.q:
-        pattern = "%" + filters.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+        description = func.coalesce(ScheduledJob.description, "")
         query = query.where(
-            func.lower(ScheduledJob.name).like(pattern, escape="\\")
-            | func.lower(func.coalesce(ScheduledJob.description, "")).like(pattern, escape="\\")
+            contains(ScheduledJob.name, filters.q) | contains(description, filters.q)
         )
     if filters.status:
         query = query.where(ScheduledJob.status == filters.status)

@@ -1,10 +1,10 @@
-"""One page of a query, and the total over every page."""
+"""Paging and searching queries: one page and the total; a case-insensitive contains."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func
+from sqlalchemy import ColumnElement, Select, func
 
 from app.extensions import DbSession
 
@@ -20,3 +20,9 @@ def page_of(
     total = session.scalar(counting) or 0
     rows = session.scalars(query.order_by(*order).offset((page - 1) * per_page).limit(per_page))
     return list(rows.all()), int(total)
+
+
+def contains(column: Any, text: str) -> ColumnElement[bool]:
+    """SQL: ``column`` contains ``text``, ignoring case; ``%`` and ``_`` match themselves."""
+    pattern = "%" + text.lower().replace("%", r"\%").replace("_", r"\_") + "%"
+    return func.lower(column).like(pattern, escape="\\")

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import DbSession
@@ -33,7 +33,7 @@ from app.models import (
 )
 from app.services import claims
 from app.services.errors import Conflict, Forbidden, NotFound
-from app.services.paging import page_of
+from app.services.paging import contains, page_of
 from app.services.recurrence import Arm
 
 # Items a person may still retry or discard.
@@ -210,8 +210,7 @@ def _filtered(user: User, filters: RetryFilters) -> Select[RetryItem]:
     if filters.job_id is not None:
         query = query.where(RetryItem.job_id == filters.job_id)
     if filters.q:
-        pattern = "%" + filters.q.lower().replace("%", r"\%").replace("_", r"\_") + "%"
-        query = query.where(func.lower(RetryItem.last_error).like(pattern, escape="\\"))
+        query = query.where(contains(RetryItem.last_error, filters.q))
     if filters.since is not None:
         query = query.where(RetryItem.created_at >= filters.since)
     if filters.until is not None:

@@ -112,7 +112,7 @@ def event_payload(
     return {
         "eventId": event_id,
         "phase": phase.value,
-        "occurredAt": _iso(now),
+        "occurredAt": iso(now),
         "job": {"id": str(job.id), "name": job.name, "taskFunction": job.task_function.name},
         "execution": {
             "id": str(row.id),
@@ -120,9 +120,9 @@ def event_payload(
             "attempt": row.attempt,
             "triggeredBy": row.triggered_by,
             "retryOf": str(row.retry_of) if row.retry_of else None,
-            "scheduledFor": _iso(row.scheduled_for),
-            "startedAt": _iso(row.started_at),
-            "completedAt": _iso(row.completed_at),
+            "scheduledFor": iso(row.scheduled_for),
+            "startedAt": iso(row.started_at),
+            "completedAt": iso(row.completed_at),
             "durationSeconds": row.duration_seconds,
             "httpStatus": row.http_status,
             "error": row.error_message,
@@ -140,11 +140,12 @@ def _retry_payload(item: RetryItem | None) -> dict[str, Any] | None:
         "id": str(item.id),
         "status": item.status,
         "nextAttempt": item.attempt,
-        "nextTryAt": _iso(item.next_try_at) if item.status == "pending" else None,
+        "nextTryAt": iso(item.next_try_at) if item.status == "pending" else None,
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
+def iso(moment: datetime | None) -> str | None:
+    """UTC instant as events carry it: ISO-8601 with microseconds, ending in Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
 
 
@@ -275,6 +276,7 @@ __all__ = [
     "emit",
     "event_payload",
     "get_webhook",
+    "iso",
     "list_webhooks",
     "new_event_id",
     "status_matches",
