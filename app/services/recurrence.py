@@ -241,20 +241,21 @@ class Recurrence:
         The RQ timeout is the request's plus a margin: a slow receiver never
         holds a worker longer than that.
         """
+        ops = [partial(self._enqueue_delivery, i, timeout) for i in delivery_ids]
+        for batch in _batches(ops, _PIPELINE_BATCH):
+            self._fenced(None, batch)
+
+    def _enqueue_delivery(self, delivery_id: uuid.UUID, timeout: float, pipe: Pipeline) -> None:
         queue = self._queue(WEBHOOK_QUEUE)
-        for batch in _batches(delivery_ids, _PIPELINE_BATCH):
-            with self.connection.pipeline() as pipe:
-                for delivery_id in batch:
-                    job = queue.create_job(
-                        DELIVERY_FUNC,
-                        args=[str(delivery_id)],
-                        job_id=f"{_DELIVERY_PREFIX}{delivery_id}",
-                        timeout=int(timeout) + 15,
-                        result_ttl=0,
-                        failure_ttl=_FAILURE_TTL,
-                    )
-                    queue.enqueue_job(job, pipeline=pipe)
-                pipe.execute()
+        job = queue.create_job(
+            DELIVERY_FUNC,
+            args=[str(delivery_id)],
+            job_id=f"{_DELIVERY_PREFIX}{delivery_id}",
+            timeout=int(timeout) + 15,
+            result_ttl=0,
+            failure_ttl=_FAILURE_TTL,
+        )
+        queue.enqueue_job(job, pipeline=pipe)
 
     def mark_changed(self, job_id: uuid.UUID) -> None:
         """Tell the leading scheduler a job's schedule changed (picked up next poll)."""
