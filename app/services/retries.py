@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -35,19 +34,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ABANDONED = 3
 
 
-@dataclass(frozen=True)
-class FailureOutcome:
-    """What became of a failed run."""
-
-    item: RetryItem | None  # pending (a retry is coming) or dead; None if not retried
-    job_failed: bool = False  # the job's failure streak stopped it
-
-    @property
-    def retrying(self) -> bool:
-        """True when another attempt is scheduled."""
-        return self.item is not None and self.item.status == RetryStatus.PENDING
-
-
 def on_failure(
     session: DbSession,
     row: Execution,
@@ -55,12 +41,13 @@ def on_failure(
     *,
     abandoned: bool = False,
     max_abandoned: int = DEFAULT_MAX_ABANDONED,
-) -> FailureOutcome:
+) -> RetryItem:
     """Schedule the next attempt of a failed run, or bury it (dead); maybe fail the job.
 
     Retry n follows attempt n, so attempt ``retry_count + 1`` is the last.
     Every final failure gets a dead item, so the failed-tasks queue shows each
     run that will not be tried again on its own (and can retry it by hand).
+    Returns the item (pending or dead).
     """
     job = row.job
     lost = _abandoned_before(session, row) + (1 if abandoned else 0)
@@ -68,7 +55,7 @@ def on_failure(
         item = _pending_item(row, job, lost, now)
         session.add(item)
         webhooks.emit(session, WebhookPhase.RETRYING, row, now, retry=item)
-        return FailureOutcome(item)
+        return item
     error = row.error_message or "failed"
     if lost >= max_abandoned:
         error = f"{error}; given up: its worker died on {lost} attempts (a poison pill?)"
@@ -86,7 +73,8 @@ def on_failure(
     )
     session.add(item)
     webhooks.emit(session, WebhookPhase.DEAD, row, now, retry=item)
-    return FailureOutcome(item, fail_job_on_streak(session, job, now))
+    fail_job_on_streak(session, job, now)
+    return item
 
 
 def _pending_item(row: Execution, job: ScheduledJob, lost: int, now: datetime) -> RetryItem:
@@ -157,4 +145,4 @@ def fail_job_on_streak(session: DbSession, job: ScheduledJob, now: datetime) -> 
     return True
 
 
-__all__ = ["DEFAULT_MAX_ABANDONED", "FailureOutcome", "fail_job_on_streak", "on_failure"]
+__all__ = ["DEFAULT_MAX_ABANDONED", "fail_job_on_streak", "on_failure"]

@@ -94,7 +94,6 @@ class Launched:
 
     executions: list[Execution]
     arms: list[Arm]
-    discarded: int = 0
 
 
 def launch(
@@ -113,12 +112,11 @@ def launch(
         # The claim was a bulk UPDATE: objects already loaded must see its result.
         .execution_options(populate_existing=True)
     ).all()
-    executions, arms, discarded = [], [], 0
+    executions, arms = [], []
     for item in items:
         job = item.job
         if job.deleted_at is not None:
             _close(item, RetryStatus.DISCARDED, now, "the job was deleted")
-            discarded += 1
             continue
         row = _attempt(item, now, user)
         session.add(row)
@@ -127,7 +125,7 @@ def launch(
         item.updated_at = now
         executions.append(row)
         arms.append(Arm(row.id, now, job.effective_queue, job.timeout_seconds))
-    return Launched(executions, arms, discarded)
+    return Launched(executions, arms)
 
 
 def _attempt(item: RetryItem, now: datetime, user: User | None) -> Execution:
