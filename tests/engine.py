@@ -75,10 +75,15 @@ class Engine:
         return self.start("retry.py", **env)
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 15) -> int:
-        """SIGTERM and wait (the graceful path)."""
+        """SIGTERM and wait (the graceful path); a process that hangs fails with the logs."""
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-        return process.wait(timeout)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            script = Path(str(process.args[-1])).name
+            logs = self.logs()
+            raise AssertionError(f"{script} ignored SIGTERM for {timeout}s:\n{logs}") from None
 
     def stop_all(self) -> None:
         """SIGTERM every process group, then SIGKILL what is left: no orphan may

@@ -171,7 +171,7 @@ def test_two_retry_processes_never_claim_the_same_item(engine, make_job, editor)
     claimers = {i.claimed_by for i in items(job.id)}
     assert len(claimers) == 2, claimers  # both processes took part
     engine.stop_all()
-    stats = re.findall(r"stopped: (.*)", engine.logs())
+    stats = re.findall(r"stopped on SIGTERM: (.*)", engine.logs())
     claimed = [int(m) for line in stats for m in re.findall(r"claimed (\d+)", line)]
     assert sum(claimed) == count and all("conflicts" not in line for line in stats), stats
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
@@ -58,10 +57,10 @@ class RetryProcess(GracefulLoop):
             self.instance_id = instance.id
             log.info("retry process %s started (poll %.2fs)", self.name, self.poll)
             try:
-                while not self.stopping.is_set():
+                while not self.stopping:
                     busy = self._pass()
                     if not busy:
-                        self.stopping.wait(self.poll)
+                        self.pause(self.poll)
             finally:
                 self._shutdown()
 
@@ -79,7 +78,7 @@ class RetryProcess(GracefulLoop):
         except (SQLAlchemyError, RedisError, OSError):
             log.exception("retry pass failed (database or Redis); retrying")
         db.session.rollback()
-        time.sleep(min(self.poll * 2, 2.0))
+        self.pause(min(self.poll * 2, 2.0))
         return False
 
     def _beat(self, now: datetime) -> None:
@@ -131,4 +130,5 @@ class RetryProcess(GracefulLoop):
         if self.instance_id is not None:
             instances.stop(db.session, self.instance_id, utcnow())
         summary = ", ".join(f"{what} {n}" for what, n in sorted(self.stats.items()))
-        log.info("retry process %s stopped: %s", self.name, summary or "nothing done")
+        reason = self.stop_reason()
+        log.info("retry process %s stopped %s: %s", self.name, reason, summary or "nothing done")

@@ -8,7 +8,6 @@ reconciles, and each of its transactions is fenced by the lease token.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -61,9 +60,9 @@ class SchedulerProcess(GracefulLoop):
             self.instance_id = instance.id
             log.info("scheduler %s started (poll %.2fs)", instance.id, self.poll)
             try:
-                while not self.stopping.is_set():
+                while not self.stopping:
                     self._pass()
-                    self.stopping.wait(self.poll)
+                    self.pause(self.poll)
             finally:
                 self._shutdown()
 
@@ -90,7 +89,7 @@ class SchedulerProcess(GracefulLoop):
 
     def _recover(self) -> None:
         db.session.rollback()
-        time.sleep(min(self.poll * 4, 2.0))
+        self.pause(min(self.poll * 4, 2.0))
 
     def _beat(self, now: datetime) -> None:
         if now >= self._next_beat:
@@ -210,7 +209,7 @@ class SchedulerProcess(GracefulLoop):
             leadership.release(db.session, self.lease)
         if self.instance_id is not None:
             instances.stop(db.session, self.instance_id, utcnow())
-        log.info("scheduler stopped")
+        log.info("scheduler stopped %s", self.stop_reason())
 
 
 def load_due(rec: Recurrence) -> list[Due]:
