@@ -44,6 +44,14 @@ _METADATA = frozenset(
 # inet_aton accepts 127.1, 2130706433, 0x7f000001, 0177.0.0.1 …: numbers a
 # resolver turns into addresses, never written by someone with honest intent.
 _NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
+# A DNS name in its ASCII (IDNA) form: dot-separated labels of letters, digits,
+# "-" and "_", 1-63 characters each, at most 253 in all. URL parsers pass
+# "example.com]" or "a%5D" through as hosts; nothing could ever be sent there.
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}\.?$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$",
+    re.I,
+)
 
 
 class OutboundError(ValueError):
@@ -129,6 +137,8 @@ class Policy:
                 raise AddressRefused(
                     f"refusing {host}: a non-canonical IP address (write it as a.b.c.d)"
                 ) from None
+            if not _HOST_NAME.match(bare):
+                raise OutboundError(f"refusing {host!r}: not a valid host name") from None
             return None
         self.check(ip, host)
         return ip

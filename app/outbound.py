@@ -26,9 +26,24 @@ import httpx
 
 from app.netguard import GuardedBackend, OutboundError, Policy
 
-__all__ = ["OutboundError", "OutboundResponse", "allowed_networks", "check_destination", "request"]
+__all__ = [
+    "URL_PATTERN",
+    "OutboundError",
+    "OutboundResponse",
+    "allowed_networks",
+    "check_destination",
+    "request",
+]
 
 MAX_BODY_BYTES = 1024 * 1024
+# The shape of an outbound URL, for request schemas (HTTP task args, webhooks):
+# http(s), optional userinfo, a host (brackets only around an IPv6 literal), an
+# optional port, then a path, query or fragment without spaces. The guard still
+# judges the host; this only turns away what no parser agrees on.
+URL_PATTERN = (
+    r"^https?://(?:[^\s/?#@\[\]]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^\s/?#@\[\]:]+)"
+    r"(?::[0-9]{1,5})?(?:[/?#]\S*)?$"
+)
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "Almanac (outbound)"
@@ -93,7 +108,7 @@ def _check_url(url: str, policy: Policy) -> None:
         raise OutboundError(f"refusing {parsed.scheme or 'scheme-less'} URL: only http(s)")
     if not parsed.host:
         raise OutboundError("refusing URL without a host")
-    policy.check_host(parsed.host)
+    policy.check_host(parsed.raw_host.decode("ascii"))  # IDNA names in their xn-- form
 
 
 def _parse_url(url: str) -> httpx.URL:

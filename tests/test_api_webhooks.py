@@ -42,6 +42,8 @@ def test_a_given_secret_is_kept(api_as, admin):
     [
         ({"url": "ftp://example.com/"}, "url"),
         ({"url": "https://exa mple.com/"}, "url"),
+        ({"url": "https://example.com]/"}, "url"),
+        ({"url": "https://exa%5Dmple.com/"}, "url"),
         ({"phase": "exploded"}, "phase"),
         ({"statusCode": "5x"}, "statusCode"),
         ({"statusCode": "600"}, "statusCode"),

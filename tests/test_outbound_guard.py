@@ -64,6 +64,22 @@ def test_forbidden_destinations_are_refused(url: str) -> None:
         outbound.request("GET", url, timeout=2, allowed=LOCAL)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://exa%5Dmple.com/", "http://example.com]/", "http://a..b/", f"http://{'a' * 64}.com/"],
+)
+def test_a_host_that_is_no_dns_name_is_refused(url: str) -> None:
+    with pytest.raises(outbound.OutboundError, match="not a valid host name"):
+        outbound.check_destination(url, allowed=[])
+
+
+@pytest.mark.parametrize(
+    "url", ["https://bücher.de/", "https://Example.COM./", "http://my_host.internal:8080/"]
+)
+def test_dns_names_pass_the_check_before_lookup(url: str) -> None:
+    outbound.check_destination(url, allowed=[])
+
+
 def test_the_refusal_says_why_and_how_to_allow_it() -> None:
     with pytest.raises(outbound.OutboundError) as caught:
         outbound.check_destination("http://169.254.169.254/", allowed=[])

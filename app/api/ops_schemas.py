@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from app import outbound
 from app.api.schemas import ApiModel, Id, Instant, PartialModel, RequestModel, Text
 from app.models import DeliveryStatus, RetryStatus, WebhookPhase
 
@@ -87,9 +88,7 @@ class RetryBulkResult(ApiModel):
 
 # ---- webhooks --------------------------------------------------------------------------
 
-Url = Annotated[
-    str, Field(min_length=1, max_length=2048, pattern=r"^https?://[^\s/?#]+([/?#]\S*)?$")
-]
+Url = Annotated[str, Field(min_length=1, max_length=2048, pattern=outbound.URL_PATTERN)]
 StatusCode = Annotated[str, Field(pattern=r"^[1-5]([0-9]{2}|xx)$")]
 Secret = Annotated[str, Field(min_length=16, max_length=255, pattern=r"^[!-~]+$")]
 

@@ -150,7 +150,7 @@ HTTP_REQUEST_ARGS: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 2048,
-            "pattern": r"^https?://[^\s/?#]+([/?#]\S*)?$",
+            "pattern": outbound.URL_PATTERN,
             "description": "An http:// or https:// URL.",
             "errorMessage": "must be an http:// or https:// URL without spaces",
         },
@@ -247,8 +247,12 @@ def http_request(
 
 def _require_http_url(url: str) -> None:
     """Refuse anything but an absolute http(s) URL, whatever the schema let through."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # "http://[" and the like
+        usable = False
+    if not usable:
         raise TaskArgsError({"url": "must be an absolute http:// or https:// URL"})
 
 
