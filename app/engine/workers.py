@@ -86,7 +86,7 @@ def run_worker(app: Flask, queues: list[str]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     with app.app_context():
-        db.engine.dispose(close=False)  # never share the parent's connections after fork
+        _fresh_pool_in_every_child()
         name = worker_name(socket.gethostname(), os.getpid())
         os.environ[WORKER_NAME_ENV] = name
         role = InstanceRole.WORKER.value
@@ -108,6 +108,19 @@ def run_worker(app: Flask, queues: list[str]) -> None:
             stop_beat.set()
             db.session.remove()
             instances.stop(db.session, instance_id, utcnow())
+
+
+def _fresh_pool_in_every_child() -> None:
+    """Drop inherited pooled connections now and in every work horse RQ forks.
+
+    The pool's pre-ping runs before any checkout hook, so a horse that reused
+    an inherited connection would ping on the parent's socket while the
+    heartbeat thread talks on it, and break both. ``dispose(close=False)``
+    forgets the parent's connections without closing them under its feet.
+    """
+    engine = db.engine
+    engine.dispose(close=False)
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
 
 
 def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:
