@@ -19,6 +19,7 @@ import pytest
 from argon2 import PasswordHasher
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
+from redis import Redis
 from sqlalchemy import create_engine, delete, make_url, text
 
 from app import create_app
@@ -260,6 +261,17 @@ def make_execution(app: Flask) -> Any:
         return row
 
     return factory
+
+
+@pytest.fixture
+def rec(app: Flask) -> Iterator[Any]:
+    """The app's Recurrence on a flushed test Redis."""
+    from app.queues import recurrence
+
+    Redis.from_url(TEST_REDIS_URL).flushdb()
+    app.extensions.pop("almanac_redis", None)
+    yield recurrence()
+    Redis.from_url(TEST_REDIS_URL).flushdb()
 
 
 @pytest.fixture

@@ -130,11 +130,14 @@ def test_two_schedulers_never_run_a_slot_twice(engine, api_as, editor, httpserve
     for job_id in ids:
         slots = [r.scheduled_for for r in rows(job_id) if r.status in ("success", "skipped")]
         gaps = [(a, b) for a, b in itertools.pairwise(slots) if b - a != timedelta(seconds=1)]
-        assert not gaps, [
-            (r.status, str(r.scheduled_for.time()), r.reason, r.error_message)
-            for r in rows(job_id)
-            if any(a <= r.scheduled_for <= b for a, b in gaps)
-        ]
+        assert not gaps, (
+            [
+                (r.status, str(r.scheduled_for.time()), r.reason, r.error_message)
+                for r in rows(job_id)
+                if any(a <= r.scheduled_for <= b for a, b in gaps)
+            ],
+            engine.logs(),
+        )
     assert_never_early(rows())
 
 

@@ -7,27 +7,16 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 from sqlalchemy import select
 
 from app.engine.scheduler import carry_out
 from app.extensions import db
 from app.models import Execution, SchedulerInstance, utcnow
-from app.queues import recurrence
 from app.services import firing, instances, jobs, leadership, reconcile, runs
 from app.services.recurrence import Arm, Fenced, rq_job_id
 from app.tasks.registry import TaskRegistry
-from tests.conftest import TEST_REDIS_URL
 
 TTL = timedelta(seconds=10)
-
-
-@pytest.fixture
-def rec(app):
-    Redis.from_url(TEST_REDIS_URL).flushdb()
-    app.extensions.pop("almanac_redis", None)
-    yield recurrence()
-    Redis.from_url(TEST_REDIS_URL).flushdb()
 
 
 def scheduler_instance():
@@ -133,6 +122,39 @@ def test_schedule_change_replaces_the_armed_slot(rec, editor, make_job):
     [new] = slot_rows(job)
     assert new.id != old.id and new.scheduled_for < old.scheduled_for
     assert set(rec.armed()) == {rq_job_id(new.id)}
+
+
+def test_a_slot_whose_successor_was_never_planned_is_continued_not_skipped(rec, editor, make_job):
+    """A pass that fired a slot and failed before planning the next (a deadlock,
+    a crash) loses no slot: reconcile continues from the slot that fired."""
+    now = utcnow().replace(microsecond=0)
+    start = now - timedelta(seconds=35)
+    job = make_job(editor, schedule_config={"seconds": 10}, start_date=start)
+    fired = start + timedelta(seconds=10)
+    db.session.add(
+        Execution(job=job, status="success", scheduled_for=fired, triggered_by="scheduler")
+    )
+    job.next_run_time = fired  # as the failed pass left it
+    db.session.commit()
+    report = run_reconcile(rec, now)
+    assert report.counts["armed"] == 1, report.summary()
+    rows = slot_rows(job)
+    assert [(r.scheduled_for - start, r.status) for r in rows] == [
+        (timedelta(seconds=10), "success"),
+        (timedelta(seconds=20), "pending"),  # overdue: the next tick fires it, late
+    ]
+    assert rec.is_armed(rq_job_id(rows[1].id))
+
+
+def test_a_job_never_armed_counts_from_now(rec, editor, make_job):
+    now = utcnow().replace(microsecond=0)
+    start = now - timedelta(seconds=35)
+    job = make_job(editor, schedule_config={"seconds": 10}, start_date=start)
+    job.next_run_time = start  # set when saved; no scheduler ran since
+    db.session.commit()
+    run_reconcile(rec, now)
+    [row] = slot_rows(job)
+    assert row.status == "pending" and row.scheduled_for == start + timedelta(seconds=40)
 
 
 # ---- misfire: exact counts ---------------------------------------------------------------

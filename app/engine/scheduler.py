@@ -88,7 +88,9 @@ class SchedulerProcess(GracefulLoop):
             self._recover()
 
     def _recover(self) -> None:
+        """Roll back; reconcile on the next pass, which repairs what the failed one left."""
         db.session.rollback()
+        self._next_reconcile = utcnow()
         self.pause(min(self.poll * 4, 2.0))
 
     def _beat(self, now: datetime) -> None:

@@ -105,7 +105,31 @@ def sync_job(
         session.delete(keep)
         session.flush()
         plan.counts["re-armed"] += 1
-    plan.next.append((job, now))
+    plan.next.append((job, _continue_from(session, job, now)))
+
+
+def _continue_from(session: DbSession, job: ScheduledJob, now: datetime) -> datetime:
+    """Where a job without an armed slot counts its next slot from.
+
+    Normally now. But ``next_run_time`` is written with the slot it arms, so
+    a past value whose slot already fired means the pass that fired it failed
+    (a deadlock, a crash) before planning the successor: continue from that
+    slot, and the slots since are run late or recorded missed, never skipped
+    without a trace.
+    """
+    last = job.next_run_time
+    if last is None or last > now:
+        return now
+    fired = session.scalar(
+        select(Execution.id)
+        .where(
+            Execution.job_id == job.id,
+            Execution.scheduled_for == last,
+            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+        )
+        .limit(1)
+    )
+    return last if fired is not None else now
 
 
 def reconcile(
