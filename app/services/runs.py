@@ -9,7 +9,7 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -71,8 +71,7 @@ def claim(
         session.rollback()
         log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
         return None
-    # Lock the job row alone (no eager joins): claims of one job queue up here.
-    session.execute(select(ScheduledJob.id).where(ScheduledJob.id == row.job_id).with_for_update())
+    lock_jobs(session, [row.job_id])  # claims of one job queue up here
     job = row.job
     limited = row.triggered_by not in (TriggeredBy.MANUAL, TriggeredBy.API)
     running = (
@@ -105,6 +104,22 @@ def claim(
     firing.overlap(session, row, job, now)
     session.commit()
     return None
+
+
+def lock_jobs(session: DbSession, job_ids: Sequence[uuid.UUID]) -> None:
+    """Lock job rows (PostgreSQL), in id order, before touching their executions.
+
+    Claims, finishes and reconcile all take a job before its runs, so they
+    queue up behind each other instead of deadlocking. The id-only select
+    keeps the eager joins of ScheduledJob out of FOR UPDATE.
+    """
+    if job_ids:
+        session.execute(
+            select(ScheduledJob.id)
+            .where(ScheduledJob.id.in_(job_ids))
+            .order_by(ScheduledJob.id)
+            .with_for_update()
+        )
 
 
 def waiting_before(row: Execution) -> ColumnElement[bool]:
@@ -189,6 +204,7 @@ def finish(
         )
         session.rollback()
         return False
+    lock_jobs(session, [row.job_id])
     started = row.started_at or now
     row.status = outcome.status.value
     row.completed_at = now
@@ -235,6 +251,7 @@ def fail_lost(
     max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
 ) -> None:
     """Close a run whose worker died: failed, with the reason, retried per policy."""
+    lock_jobs(session, [execution.job_id])
     execution.status = ExecutionStatus.FAILED.value
     execution.error_message = reason
     execution.completed_at = now
