@@ -293,7 +293,8 @@ def _sync_chunk(
 ) -> None:
     """Full treatment for some jobs, then let the session forget what it loaded."""
     known = set(session.identity_map.keys())
-    runs.lock_jobs(session, job_ids)
+    if slot_ids:  # runs may be touched: the job rows first, as workers lock them
+        runs.lock_jobs(session, job_ids)
     jobs = session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(job_ids))).all()
     pending: dict[uuid.UUID, list[Execution]] = defaultdict(list)
     if slot_ids:  # by primary key: the index of pending slots says which exist

@@ -109,9 +109,10 @@ def claim(
 def lock_jobs(session: DbSession, job_ids: Sequence[uuid.UUID]) -> None:
     """Lock job rows (PostgreSQL), in id order, before touching their executions.
 
-    Claims, finishes and reconcile all take a job before its runs, so they
-    queue up behind each other instead of deadlocking. The id-only select
-    keeps the eager joins of ScheduledJob out of FOR UPDATE.
+    Claims and reconcile lock here, and a finish takes the job through its
+    summary update first (``_ended``): all take a job before its runs, so
+    they queue up instead of deadlocking. The id-only select keeps the eager
+    joins of ScheduledJob out of FOR UPDATE.
     """
     if job_ids:
         session.execute(
@@ -204,7 +205,6 @@ def finish(
         )
         session.rollback()
         return False
-    lock_jobs(session, [row.job_id])
     started = row.started_at or now
     row.status = outcome.status.value
     row.completed_at = now
@@ -222,8 +222,13 @@ def finish(
 def _ended(
     session: DbSession, row: Execution, now: datetime, *, abandoned: bool, max_abandoned: int
 ) -> None:
-    """What follows a run's end: the job's summary, its events, its retry."""
-    _update_job_summary(session, row, now)
+    """What follows a run's end: the job's summary, its events, its retry.
+
+    The summary's UPDATE goes out before the run's own (no autoflush): the
+    job row is locked before the run's, the order claims and reconcile use.
+    """
+    with session.no_autoflush:
+        _update_job_summary(session, row, now)
     webhooks.emit(session, _END_PHASES[row.status], row, now)
     if row.status != ExecutionStatus.SUCCESS:
         retries.on_failure(session, row, now, abandoned=abandoned, max_abandoned=max_abandoned)
@@ -251,7 +256,6 @@ def fail_lost(
     max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
 ) -> None:
     """Close a run whose worker died: failed, with the reason, retried per policy."""
-    lock_jobs(session, [execution.job_id])
     execution.status = ExecutionStatus.FAILED.value
     execution.error_message = reason
     execution.completed_at = now
