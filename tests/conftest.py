@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from redis import Redis
-from sqlalchemy import create_engine, delete, make_url, text
+from sqlalchemy import create_engine, delete, make_url, select, text
 
 from app import create_app
 from app.extensions import db, limiter
@@ -261,6 +261,16 @@ def make_execution(app: Flask) -> Any:
         return row
 
     return factory
+
+
+def slot_rows(job: ScheduledJob) -> list[Execution]:
+    """A job's executions, oldest slot first, read afresh."""
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(Execution).where(Execution.job_id == job.id).order_by(Execution.scheduled_for)
+        )
+    )
 
 
 @pytest.fixture

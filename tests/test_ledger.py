@@ -7,7 +7,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from app.engine.scheduler import carry_out
 from app.extensions import db
@@ -15,6 +14,7 @@ from app.models import Execution, SchedulerInstance, utcnow
 from app.services import firing, instances, jobs, leadership, reconcile, runs
 from app.services.recurrence import Arm, Fenced, rq_job_id
 from app.tasks.registry import TaskRegistry
+from tests.conftest import slot_rows
 
 TTL = timedelta(seconds=10)
 
@@ -28,13 +28,6 @@ def run_reconcile(rec, now):
     db.session.commit()
     carry_out(rec, plan, None)
     return report
-
-
-def slot_rows(job):
-    db.session.expire_all()
-    return db.session.scalars(
-        select(Execution).where(Execution.job_id == job.id).order_by(Execution.scheduled_for)
-    ).all()
 
 
 # ---- leadership -----------------------------------------------------------------

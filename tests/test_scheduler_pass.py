@@ -10,19 +10,17 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from app.engine.scheduler import SchedulerProcess
 from app.extensions import db
-from app.models import Execution, utcnow
+from app.models import utcnow
 from app.services import firing, instances
+from tests.conftest import slot_rows
 
 
 def slots(job):
-    db.session.expire_all()
-    query = select(Execution).where(Execution.job_id == job.id).order_by(Execution.scheduled_for)
-    return [(row.scheduled_for, row.status) for row in db.session.scalars(query)]
+    return [(row.scheduled_for, row.status) for row in slot_rows(job)]
 
 
 def test_a_pass_that_fails_after_firing_is_repaired_on_the_next_pass(

@@ -87,13 +87,7 @@ def plan_next(
         job.next_run_time = times[0] if times else None
         if not times:
             return None
-        existing: Execution | None = session.scalar(
-            select(Execution).where(
-                Execution.job_id == job.id,
-                Execution.scheduled_for == times[0],
-                Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            )
-        )
+        existing = slot_at(session, job, times[0])
         if existing is None:
             row = _slot_row(job, times[0], instance_id)
             session.add(row)
@@ -103,6 +97,17 @@ def plan_next(
             plan.arm.append(arm_of(job, existing))
             return existing
         after = times[0]  # that slot already fired: the next one is due
+
+
+def slot_at(session: DbSession, job: ScheduledJob, when: datetime) -> Execution | None:
+    """The scheduler's row for the job's slot at ``when``, if it has one (at most one)."""
+    return session.scalar(
+        select(Execution).where(
+            Execution.job_id == job.id,
+            Execution.scheduled_for == when,
+            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
+        )
+    )
 
 
 def is_held() -> ColumnElement[bool]:

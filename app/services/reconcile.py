@@ -120,16 +120,7 @@ def _continue_from(session: DbSession, job: ScheduledJob, now: datetime) -> date
     last = job.next_run_time
     if last is None or last > now:
         return now
-    fired = session.scalar(
-        select(Execution.id)
-        .where(
-            Execution.job_id == job.id,
-            Execution.scheduled_for == last,
-            Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-        )
-        .limit(1)
-    )
-    return last if fired is not None else now
+    return last if firing.slot_at(session, job, last) is not None else now
 
 
 def reconcile(
