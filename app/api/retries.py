@@ -51,11 +51,11 @@ def list_retries() -> Any:
     """Retry items (pending, claimed and dead unless a status is given), soonest first."""
     query = parse_query(RetryListQuery)
     filters = retry_queue.RetryFilters(**query.model_dump(exclude_none=True))
-    items, total = retry_queue.list_items(db.session, api_user(), filters)
+    page = retry_queue.list_items(db.session, api_user(), filters)
     return respond(
         RetryList(
-            retries=[serializers.retry_item(item) for item in items],
-            total=total,
+            retries=[serializers.retry_item(item) for item in page.items],
+            total=page.total,
             page=query.page,
             per_page=query.per_page,
         )

@@ -38,11 +38,11 @@ def list_webhooks() -> Any:
     """Webhooks the caller may see, newest first."""
     query = parse_query(WebhookListQuery)
     filters = webhooks.WebhookFilters(**query.model_dump(exclude_none=True))
-    rows, total = webhooks.list_webhooks(db.session, api_user(), filters)
+    page = webhooks.list_webhooks(db.session, api_user(), filters)
     return respond(
         WebhookList(
-            webhooks=[serializers.webhook(row) for row in rows],
-            total=total,
+            webhooks=[serializers.webhook(row) for row in page.items],
+            total=page.total,
             page=query.page,
             per_page=query.per_page,
         )
@@ -117,11 +117,11 @@ def list_deliveries(webhook_id: uuid.UUID) -> Any:
     query = parse_query(DeliveryListQuery)
     hook = webhooks.get_webhook(db.session, api_user(), webhook_id)
     status = query.status.value if query.status else None
-    rows, total = deliveries.list_deliveries(db.session, hook, query.page, query.per_page, status)
+    page = deliveries.list_deliveries(db.session, hook, query.page, query.per_page, status)
     return respond(
         DeliveryList(
-            deliveries=[serializers.delivery(row) for row in rows],
-            total=total,
+            deliveries=[serializers.delivery(row) for row in page.items],
+            total=page.total,
             page=query.page,
             per_page=query.per_page,
         )

@@ -27,7 +27,7 @@ from app.extensions import DbSession
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
 from app.services import claims
 from app.services.errors import Conflict, NotFound
-from app.services.paging import page_of
+from app.services.paging import Page, page_of
 from app.services.webhooks import check_writer, iso, visible_webhooks
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ def sweep_lost(session: DbSession, now: datetime, settings: DeliverySettings) ->
 
 def list_deliveries(
     session: DbSession, hook: Webhook, page: int, per_page: int, status: str | None = None
-) -> tuple[list[WebhookDelivery], int]:
+) -> Page[WebhookDelivery]:
     """A page of one webhook's deliveries, newest first, and the total."""
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
     if status is not None:

@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from app.extensions import DbSession
 from app.models import Execution, Role, ScheduledJob, User
 from app.services.errors import NotFound
-from app.services.paging import page_of
+from app.services.paging import Page, page_of
 
 
 @dataclass(frozen=True)
@@ -27,14 +27,6 @@ class HistoryFilters:
     until: datetime | None = None
 
 
-@dataclass(frozen=True)
-class HistoryPage:
-    """One page of executions."""
-
-    items: list[Execution]
-    total: int
-
-
 def _visible(user: User) -> Select[Execution]:
     """Executions of jobs this user may see (deleted jobs' history stays visible)."""
     query = select(Execution).join(ScheduledJob, Execution.job_id == ScheduledJob.id)
@@ -43,7 +35,7 @@ def _visible(user: User) -> Select[Execution]:
     return query
 
 
-def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> HistoryPage:
+def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> Page[Execution]:
     """A page of executions, newest first."""
     query = _visible(user)
     conditions = {
@@ -59,8 +51,7 @@ def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> 
     if filters.until is not None:
         query = query.where(Execution.created_at < filters.until)
     order = (Execution.created_at.desc(), Execution.id)
-    rows, total = page_of(session, query, order, filters.page, filters.per_page)
-    return HistoryPage(rows, total)
+    return page_of(session, query, order, filters.page, filters.per_page)
 
 
 def get_execution(session: DbSession, user: User, execution_id: uuid.UUID) -> Execution:

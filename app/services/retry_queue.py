@@ -33,7 +33,7 @@ from app.models import (
 )
 from app.services import claims
 from app.services.errors import Conflict, Forbidden, NotFound
-from app.services.paging import contains, page_of
+from app.services.paging import Page, contains, page_of
 from app.services.recurrence import Arm
 
 # Items a person may still retry or discard.
@@ -216,9 +216,7 @@ def _filtered(user: User, filters: RetryFilters) -> Select[RetryItem]:
     return query
 
 
-def list_items(
-    session: DbSession, user: User, filters: RetryFilters
-) -> tuple[list[RetryItem], int]:
+def list_items(session: DbSession, user: User, filters: RetryFilters) -> Page[RetryItem]:
     """A page of retry items, the soonest due first, and the total."""
     query = _filtered(user, filters).options(joinedload(RetryItem.job))
     order = (RetryItem.next_try_at, RetryItem.id)

@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.jobs import get_job
-from app.services.paging import page_of
+from app.services.paging import Page, page_of
 
 # Phases that describe how a run ended: the webhook's status match applies to these.
 _HTTP_STATUS_PHASES = {
@@ -171,9 +171,7 @@ def visible_webhooks(user: User) -> Select[Webhook]:
     return query
 
 
-def list_webhooks(
-    session: DbSession, user: User, filters: WebhookFilters
-) -> tuple[list[Webhook], int]:
+def list_webhooks(session: DbSession, user: User, filters: WebhookFilters) -> Page[Webhook]:
     """A page of webhooks, newest first, and the total."""
     query = visible_webhooks(user)
     if filters.job_id is not None:
