@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NoReturn
@@ -13,8 +15,10 @@ from flask.cli import with_appcontext
 
 from app import timemath
 from app.extensions import db
-from app.models import utcnow
-from app.services import accounts, catalog, demo, history
+from app.models import User, utcnow
+from app.services import accounts, catalog, demo
+from app.services import cleanup as cleanup_service
+from app.services.errors import ServiceError
 
 # Times near datetime's limits overflow once shifted by a UTC offset.
 _MIN_YEAR, _MAX_YEAR = 1970, 9998
@@ -37,9 +41,8 @@ def create_user(email: str, role: str, password: str | None, display_name: str |
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         user = accounts.create_user(db.session, email, password, role, display_name)
-    except accounts.AccountError as error:
-        _fail(str(error))
-    db.session.commit()
+    except ServiceError as error:
+        _fail(error.message)
     click.echo(f"created {user.role} {user.email}")
 
 
@@ -49,15 +52,92 @@ def create_user(email: str, role: str, password: str | None, display_name: str |
 @with_appcontext
 def create_token(email: str, name: str) -> None:
     """Create an API token and print it once."""
+    user = _user(email)
+    try:
+        _, token = accounts.create_token(db.session, user, name)
+    except ServiceError as error:
+        _fail(error.message)
+    click.echo(token)
+
+
+def _user(email: str) -> User:
+    """The user with this e-mail, else exit with a one-line message."""
     user = accounts.find_user(db.session, email)
     if user is None:
         _fail(f"no user with e-mail {email}")
+    return user
+
+
+def _account_change(change: Callable[[], User], done: str) -> None:
+    """Run one account service as the operator (``by=None``); one line either way."""
     try:
-        _, token = accounts.create_token(db.session, user, name)
-    except accounts.AccountError as error:
-        _fail(str(error))
-    db.session.commit()
-    click.echo(token)
+        user = change()
+    except ServiceError as error:
+        _fail(error.message)
+    click.echo(f"{done} {user.email}")
+
+
+@click.command("set-role")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["admin", "editor", "viewer"]), required=True)
+@with_appcontext
+def set_role(email: str, role: str) -> None:
+    """Give a user another role (the last active admin stays one)."""
+    user = _user(email)
+    _account_change(lambda: accounts.change_role(db.session, None, user.id, role), f"{role}:")
+
+
+@click.command("disable-user")
+@click.option("--email", required=True)
+@with_appcontext
+def disable_user(email: str) -> None:
+    """Refuse a user's sign-in and tokens from now on."""
+    user = _user(email)
+    _account_change(lambda: accounts.set_active(db.session, None, user.id, False), "disabled")
+
+
+@click.command("enable-user")
+@click.option("--email", required=True)
+@with_appcontext
+def enable_user(email: str) -> None:
+    """Let a disabled user sign in again."""
+    user = _user(email)
+    _account_change(lambda: accounts.set_active(db.session, None, user.id, True), "enabled")
+
+
+@click.command("reset-password")
+@click.option("--email", required=True)
+@click.option("--password", default=None, help="Prompted for (hidden) when omitted.")
+@with_appcontext
+def reset_password(email: str, password: str | None) -> None:
+    """Set a new password for a user."""
+    user = _user(email)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    new = password
+    _account_change(
+        lambda: accounts.reset_password(db.session, None, user.id, new), "password reset for"
+    )
+
+
+@click.command("list-tokens")
+@click.option("--email", required=True)
+@with_appcontext
+def list_tokens(email: str) -> None:
+    """A user's API tokens: id, prefix, name, and whether revoked."""
+    for row in accounts.list_tokens(db.session, None, _user(email).id):
+        state = "revoked" if row.is_revoked else "active"
+        click.echo(f"{row.id} {row.prefix}… {state} {row.name}")
+
+
+@click.command("revoke-token")
+@click.argument("token_id", type=click.UUID)
+@with_appcontext
+def revoke_token(token_id: uuid.UUID) -> None:
+    """Revoke an API token by its id (see list-tokens)."""
+    if not accounts.revoke_token(db.session, token_id):
+        _fail(f"no token with id {token_id}")
+    click.echo(f"revoked {token_id}")
 
 
 def _schedule_config(kind: str, expr: str | None, every: int | None, at: str | None) -> object:
@@ -148,7 +228,10 @@ def cleanup(days: int | None) -> None:
     from flask import current_app
 
     keep = days or current_app.config["HISTORY_RETENTION_DAYS"]
-    deleted = history.purge_before(db.session, utcnow() - timedelta(days=keep))
+    try:
+        deleted = cleanup_service.cleanup_history(db.session, None, keep, utcnow())
+    except ServiceError as error:
+        _fail(error.message)
     click.echo(f"deleted {deleted} executions older than {keep} days")
 
 
@@ -179,6 +262,8 @@ def reconcile_command() -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to the app's CLI."""
-    commands = (create_user, create_token, schedule_preview, sync_tasks, seed_demo, cleanup)
-    for command in (*commands, reconcile_command):
+    accounts_commands = (create_user, create_token, set_role, disable_user, enable_user)
+    tokens = (reset_password, list_tokens, revoke_token)
+    commands = (schedule_preview, sync_tasks, seed_demo, cleanup, reconcile_command)
+    for command in (*accounts_commands, *tokens, *commands):
         app.cli.add_command(command)

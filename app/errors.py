@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from app.api.errors import ApiError, error_response, handle_api_error
+from app.api.errors import ApiError, error_response, handle_api_error, service_error_response
 from app.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
 def handle_service_error(error: ServiceError) -> ResponseReturnValue:
     """A refused service call: JSON for the API, a page otherwise."""
     if _wants_json():
-        return error_response(error.status, error.message, error.fields)  # type: ignore[no-any-return]
+        return service_error_response(error)  # type: ignore[no-any-return]
     page = render_template("errors/error.html", code=error.status, title="", message=error.message)
     return page, error.status
 

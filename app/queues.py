@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
-
 from flask import current_app
 from redis import Redis
-from redis.exceptions import RedisError
 from rq import Queue
 from rq.serializers import JSONSerializer
 
 from app.services.recurrence import Recurrence
-
-log = logging.getLogger(__name__)
 
 
 def redis_connection() -> Redis:
@@ -35,11 +29,3 @@ def rq_queue(name: str) -> Queue:
 def recurrence() -> Recurrence:
     """The rq-scheduler/RQ handle on the app's Redis."""
     return Recurrence(redis_connection())
-
-
-def notify_schedule_changed(job_id: uuid.UUID) -> None:
-    """Tell the scheduler a job changed; if Redis is down, the next reconcile catches up."""
-    try:
-        recurrence().mark_changed(job_id)
-    except (RedisError, OSError):
-        log.warning("could not signal the scheduler about job %s; reconcile will", job_id)

@@ -426,3 +426,64 @@ def _wall_times(expression: str, begin: datetime) -> Iterator[datetime]:
 def _cron_iterator(expression: str, begin: datetime) -> "croniter[datetime]":
     """A croniter over naive wall times; 6-field expressions put seconds first."""
     return croniter(expression, begin, ret_type=datetime, second_at_beginning=True)
+
+
+# --- DST flags and impossible schedules (for previews) --------------------------------------
+# Added for the schedule preview service; kept apart from the parsing and fire-time code.
+
+
+@dataclass(frozen=True)
+class FireFlags:
+    """How DST touched one fire time.
+
+    ``shifted``: the wall time the schedule names does not exist that day (spring
+    forward), so the fire moved to the end of the gap. ``repeated``: the clock
+    shows this wall time twice (fall back); jobs at fixed hours fire at the first
+    occurrence only, clock-following ones (hourly and more often) at both.
+    """
+
+    shifted: bool
+    repeated: bool
+
+
+def classify_fire(trigger: Trigger, instant: datetime, tz: ZoneInfo) -> FireFlags:
+    """The DST flags of a fire time ``instant`` (UTC) of ``trigger`` in ``tz``."""
+    wall = _wall_time(_utc(instant), tz)
+    repeated = len(_clock_instants(wall, tz)) == 2
+    return FireFlags(shifted=_was_shifted(trigger, _utc(instant), wall, tz), repeated=repeated)
+
+
+def _was_shifted(trigger: Trigger, instant: datetime, wall: datetime, tz: ZoneInfo) -> bool:
+    match trigger:
+        case DateTrigger(run_at=run_at):
+            return not _clock_instants(run_at.replace(fold=0), tz)
+        case CronTrigger(expression=expression):
+            # Moved to a gap's end: the instant opens a spring-forward transition and the
+            # wall time it shows is not itself one the expression names.
+            return _ends_gap(instant, tz) and not _cron_matches(expression, wall)
+    return False
+
+
+def _ends_gap(instant: datetime, tz: ZoneInfo) -> bool:
+    """Whether a spring-forward transition happens exactly at ``instant``."""
+    return _offset(instant - _SECOND, tz) < _offset(instant, tz)
+
+
+def _cron_matches(expression: str, wall: datetime) -> bool:
+    """Whether ``expression`` names the naive wall time ``wall`` itself."""
+    try:
+        return bool(_cron_iterator(expression, wall - _SECOND).get_next(datetime) == wall)
+    except (ValueError, OverflowError):
+        return False
+
+
+def cron_never_matches(raw: object) -> bool:
+    """True for a well-formed cron expression that no real date matches (``0 0 30 2 *``)."""
+    try:
+        expression = _normalize_cron(raw)
+        first = _cron_iterator(expression, _CRON_PROBE_START).get_next(datetime)
+    except CroniterBadDateError:
+        return True
+    except (ScheduleError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return False
+    return bool(first - _CRON_PROBE_START > _CRON_SCAN_SPAN)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from app.api import bp
 from app.api.errors import ApiError, fields_from_validation
 from app.extensions import csrf, db
-from app.models import Role, User
+from app.models import TriggeredBy, User
 from app.services import accounts
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,16 +49,18 @@ def _token_user(header: str) -> User:
     user = accounts.user_for_token(db.session, token.strip())
     if user is None:
         raise ApiError(401, "The token is invalid or revoked.")
-    db.session.commit()
     return user
 
 
-def api_user(*roles: Role) -> User:
-    """The caller; with roles given, a 403 unless the caller has one of them."""
+def api_user() -> User:
+    """The caller (what the caller may do is the services' business)."""
     user: User = g.api_user
-    if roles and user.role not in roles:
-        raise ApiError(403, "Your role may not do this.")
     return user
+
+
+def trigger_source() -> TriggeredBy:
+    """How a Run now arrived: by API token, or from the UI's session."""
+    return TriggeredBy.API if g.get("auth_via") == "token" else TriggeredBy.MANUAL
 
 
 def parse_body(model: type[M]) -> M:

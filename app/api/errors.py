@@ -8,6 +8,8 @@ from flask import jsonify
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 
+from app.services.errors import Invalid, ServiceError
+
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -46,6 +48,28 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
 def handle_api_error(error: ApiError) -> ResponseReturnValue:
     """Render an ApiError."""
     return error_response(error.status, error.message, error.fields)  # type: ignore[no-any-return]
+
+
+# Below these fields, keys are free-form data (a task's own argument names): shown as given.
+_OPAQUE_FIELDS = frozenset({"task_args"})
+
+
+def api_path(path: str) -> str:
+    """The API's spelling of a field path: ``schedule_config.run_at`` → ``scheduleConfig.runAt``."""
+    parts = path.split(".")
+    for index, part in enumerate(parts):
+        head, *rest = part.split("_")
+        parts[index] = head + "".join(word[:1].upper() + word[1:] for word in rest)
+        if part in _OPAQUE_FIELDS:
+            break
+    return ".".join(parts)
+
+
+def service_error_response(error: ServiceError) -> Any:
+    """A refused service call as the API's error body, field paths in camelCase."""
+    message = error.summary(api_path) if isinstance(error, Invalid) else error.message
+    fields = {api_path(path): text for path, text in error.fields.items()}
+    return error_response(error.status, message, fields)
 
 
 def fields_from_validation(error: ValidationError, prefix: str = "") -> dict[str, str]:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g
-
 from app.api import serializers, spec
-from app.api.common import api_user, parse_body, parse_query, respond
-from app.api.errors import ApiError
+from app.api.common import api_user, parse_body, parse_query, respond, trigger_source
 from app.api.executions import history_page
 from app.api.schemas import (
     ActionResponse,
@@ -24,10 +21,9 @@ from app.api.schemas import (
     TriggerResponse,
 )
 from app.extensions import db
-from app.models import ScheduledJob, TriggeredBy, User, utcnow
-from app.queues import notify_schedule_changed, recurrence
-from app.services import jobs, runs, schedule
-from app.services.errors import ServiceError
+from app.models import ScheduledJob, utcnow
+from app.queues import recurrence
+from app.services import jobs, schedule
 from app.services.recurrence import rq_job_id
 
 _RULE = "/jobs/<uuid:job_id>"
@@ -71,9 +67,8 @@ def list_jobs() -> Any:
 def create_job() -> Any:
     """Create a job owned by the caller."""
     body = parse_body(JobCreate)
-    job = jobs.create_job(db.session, api_user(), body.model_dump(exclude_unset=True), utcnow())
-    db.session.commit()
-    notify_schedule_changed(job.id)
+    data = body.model_dump(exclude_unset=True)
+    job = jobs.create_job(db.session, api_user(), data, utcnow(), recurrence())
     return respond(_detail(job), 201)
 
 
@@ -85,11 +80,8 @@ def get_job(job_id: uuid.UUID) -> Any:
 
 def _update(job_id: uuid.UUID) -> Any:
     body = parse_body(JobUpdate)
-    user = api_user()
-    job = jobs.get_job(db.session, user, job_id)
-    jobs.update_job(db.session, user, job, body.model_dump(exclude_unset=True), utcnow())
-    db.session.commit()
-    notify_schedule_changed(job.id)
+    data = body.model_dump(exclude_unset=True)
+    job = jobs.update_job(db.session, api_user(), job_id, data, utcnow(), recurrence())
     return respond(_detail(job))
 
 
@@ -115,10 +107,7 @@ def patch_job(job_id: uuid.UUID) -> Any:
 @spec.route(_RULE, "DELETE", summary="Delete a job (soft)", tag="jobs", status=204)
 def delete_job(job_id: uuid.UUID) -> Any:
     """Soft-delete a job; its history stays."""
-    user = api_user()
-    jobs.delete_job(db.session, user, jobs.get_job(db.session, user, job_id), utcnow())
-    db.session.commit()
-    notify_schedule_changed(job_id)
+    jobs.delete_job(db.session, api_user(), job_id, utcnow(), recurrence())
     return "", 204
 
 
@@ -135,29 +124,29 @@ def delete_job(job_id: uuid.UUID) -> Any:
 def job_action(job_id: uuid.UUID) -> Any:
     """Apply an action to a job; ``trigger`` answers 202 with the new execution."""
     body = parse_body(JobAction)
-    user = api_user()
-    job = jobs.get_job(db.session, user, job_id)
     if body.action == "trigger":
-        return _trigger(job, user)
+        return _trigger(job_id)
     message = jobs.apply_action(
-        db.session, user, job, body.action, utcnow(), body.reason, body.resume_at
+        db.session,
+        api_user(),
+        job_id,
+        body.action,
+        utcnow(),
+        body.reason,
+        body.resume_at,
+        notifier=recurrence(),
     )
-    db.session.commit()
-    notify_schedule_changed(job.id)
+    job = jobs.get_job(db.session, api_user(), job_id)
     return respond(ActionResponse(job=serializers.job(job), message=message))
 
 
-def _trigger(job: ScheduledJob, user: User) -> Any:
+def _trigger(job_id: uuid.UUID) -> Any:
     """Run now: also for a paused job; recorded as triggered by the API or the UI."""
-    if not user.can_write:
-        raise ApiError(403, "Viewers cannot run jobs.")
-    via = TriggeredBy.API if g.get("auth_via") == "token" else TriggeredBy.MANUAL
-    try:
-        execution = runs.trigger(db.session, recurrence(), job, user, via, utcnow())
-    except ServiceError as error:
-        raise ApiError(503, error.message) from None
+    execution = jobs.run_now(
+        db.session, api_user(), job_id, trigger_source(), utcnow(), recurrence()
+    )
     body = TriggerResponse(
-        job_id=job.id,
+        job_id=job_id,
         execution_id=execution.id,
         rq_job_id=rq_job_id(execution.id),
         message="Run queued.",
@@ -176,6 +165,5 @@ def _trigger(job: ScheduledJob, user: User) -> Any:
 def job_history(job_id: uuid.UUID) -> Any:
     """A page of one job's executions."""
     user = api_user()
-    job = jobs.get_job(db.session, user, job_id)
     query = parse_query(HistoryQuery)
-    return history_page(user, query, job_id=job.id)
+    return history_page(user, query, job_id=jobs.get_job(db.session, user, job_id).id)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import jsonify
-from sqlalchemy import select
 
-from app import __version__, timemath
+from app import __version__
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, respond
-from app.api.errors import ApiError
 from app.api.schemas import (
     CleanupRequest,
     CleanupResponse,
@@ -25,8 +22,10 @@ from app.api.schemas import (
     TaskFunctionList,
 )
 from app.extensions import db
-from app.models import ExecutionStatus, JobType, Role, TaskFunction, utcnow
-from app.services import history, job_fields, status
+from app.models import ExecutionStatus, utcnow
+from app.queues import redis_connection
+from app.services import catalog, schedule, status
+from app.services import cleanup as cleanup_service
 
 
 @spec.route("/openapi.json", "GET", summary="This document", tag="meta", public=True, errors=())
@@ -45,29 +44,29 @@ def openapi() -> Any:
     errors=(400, 401, 413, 422),
 )
 def schedule_preview() -> Any:
-    """The next fire times of a schedule, in UTC and in its zone."""
+    """The next fire times of a schedule, in UTC and in its zone, with DST flags."""
     body = parse_body(PreviewRequest)
-    try:
-        zone = timemath.parse_timezone(body.timezone)
-        trigger = timemath.parse_trigger(body.job_type, body.schedule_config)
-    except timemath.ScheduleError as error:
-        field = (
-            error.field
-            if error.field in ("timezone", "jobType")
-            else (
-                f"scheduleConfig.{error.field}" if error.field != "scheduleConfig" else error.field
-            )
-        )
-        raise ApiError(422, error.message, {field: error.message}) from None
-    start = job_fields.localize(body.start_date, zone)
-    end = job_fields.localize(body.end_date, zone)
-    now = utcnow()
-    after = max(now, start - timedelta(microseconds=1)) if start else now
-    times = timemath.fire_times(
-        trigger, zone, after, body.count, anchor=start or now, start=start, end=end
+    result = schedule.preview(
+        body.job_type,
+        body.schedule_config,
+        body.timezone,
+        body.start_date,
+        body.end_date,
+        body.count,
+        utcnow(),
     )
-    fire = [FireTime(utc=t, local=t.astimezone(zone).isoformat()) for t in times]
-    return respond(PreviewResponse(timezone=zone.key, fire_times=fire))
+    fire = [
+        FireTime(utc=t.utc, local=t.local.isoformat(), shifted=t.shifted, repeated=t.repeated)
+        for t in result.fire_times
+    ]
+    return respond(
+        PreviewResponse(
+            timezone=result.timezone,
+            fire_times=fire,
+            never_fires=result.never_fires,
+            never_fires_reason=result.reason,
+        )
+    )
 
 
 @spec.route(
@@ -81,10 +80,7 @@ def schedule_preview() -> Any:
 def task_functions() -> Any:
     """Every active task function, with its argument schema."""
     api_user()
-    rows = db.session.scalars(
-        select(TaskFunction).where(TaskFunction.is_active).order_by(TaskFunction.name)
-    ).all()
-    items = [serializers.task_function(row) for row in rows]
+    items = [serializers.task_function(row) for row in catalog.active_task_functions(db.session)]
     return respond(TaskFunctionList(task_functions=items, total=len(items)))
 
 
@@ -94,7 +90,7 @@ def task_functions() -> Any:
 def job_types() -> Any:
     """interval, cron and date."""
     api_user()
-    rows = db.session.scalars(select(JobType).where(JobType.is_active).order_by(JobType.id)).all()
+    rows = catalog.active_job_types(db.session)
     return respond(
         JobTypeList(job_types=[JobTypeOut.model_validate(r, from_attributes=True) for r in rows])
     )
@@ -119,9 +115,8 @@ def execution_statuses() -> Any:
     "/status", "GET", summary="Cluster status", tag="status", response=StatusResponse, errors=(401,)
 )
 def cluster_status() -> Any:
-    """Instances, leader, counts, next job and queue depths."""
-    api_user()
-    snapshot = status.cluster_status(db.session, utcnow())
+    """Instances, leader, queue depths; counts and the next job of the jobs the caller sees."""
+    snapshot = status.cluster_status(db.session, api_user(), utcnow(), redis_connection())
     counts = snapshot.job_counts
     return respond(
         StatusResponse(
@@ -155,7 +150,7 @@ def cluster_status() -> Any:
 )
 def cleanup() -> Any:
     """Delete finished executions older than N days (admins only)."""
-    api_user(Role.ADMIN)
+    user = api_user()
     body = parse_body(CleanupRequest)
-    deleted = history.purge_before(db.session, utcnow() - timedelta(days=body.older_than_days))
+    deleted = cleanup_service.cleanup_history(db.session, user, body.older_than_days, utcnow())
     return respond(CleanupResponse(deleted=deleted))

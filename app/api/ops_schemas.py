@@ -177,7 +177,8 @@ class DeliveryOut(ApiModel):
     webhook_id: uuid.UUID
     execution_id: uuid.UUID | None
     event_id: str
-    phase: WebhookPhase
+    # "ping" marks a test event sent by POST /webhooks/{id}/ping.
+    phase: WebhookPhase | Literal["ping"]
     status: DeliveryStatus
     payload: dict[str, Any]
     url: str | None

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
-
-from redis.exceptions import RedisError
 
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, parse_query, respond
@@ -22,21 +19,10 @@ from app.extensions import db
 from app.models import utcnow
 from app.queues import recurrence
 from app.services import retry_queue
-from app.services.recurrence import Arm, rq_job_id
+from app.services.recurrence import rq_job_id
 
-log = logging.getLogger(__name__)
 _RULE = "/retries/<uuid:retry_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
-
-
-def _enqueue(arms: list[Arm]) -> str:
-    """Queue launched attempts; if Redis is down they stay queued and reconcile sends them."""
-    try:
-        recurrence().apply(None, enqueue=arms)
-    except (RedisError, OSError):
-        log.warning("could not enqueue %d retries; reconcile will re-queue them", len(arms))
-        return "Queued; Redis is unreachable, so it starts once the scheduler re-queues it."
-    return "Retry queued."
 
 
 @spec.route(
@@ -79,17 +65,13 @@ def get_retry(retry_id: uuid.UUID) -> Any:
 )
 def trigger_retry(retry_id: uuid.UUID) -> Any:
     """Start the next attempt of a pending or dead item at once."""
-    user = api_user()
-    item = retry_queue.get_item(db.session, user, retry_id)
-    launched = retry_queue.retry_now(db.session, user, item, utcnow())
-    db.session.commit()
-    message = _enqueue(launched.arms)
-    execution = launched.executions[0]
+    retried = retry_queue.retry_now(db.session, api_user(), retry_id, utcnow(), recurrence())
+    execution = retried.executions[0]
     body = RetryTriggered(
-        retry_id=item.id,
+        retry_id=retry_id,
         execution_id=execution.id,
         rq_job_id=rq_job_id(execution.id),
-        message=message,
+        message=retried.message,
     )
     return respond(body, 202)
 
@@ -104,11 +86,7 @@ def trigger_retry(retry_id: uuid.UUID) -> Any:
 )
 def discard_retry(retry_id: uuid.UUID) -> Any:
     """No further attempt for this run."""
-    user = api_user()
-    retry_queue.discard(
-        db.session, user, retry_queue.get_item(db.session, user, retry_id), utcnow()
-    )
-    db.session.commit()
+    retry_queue.discard(db.session, api_user(), retry_id, utcnow())
     return "", 204
 
 
@@ -125,12 +103,11 @@ def bulk_retries() -> Any:
     """Bulk retry now / discard of pending and dead items (at most 10,000 at once)."""
     body = parse_body(RetryBulk)
     filters = retry_queue.RetryFilters(**body.model_dump(exclude_none=True, exclude={"action"}))
-    count, launched = retry_queue.bulk(db.session, api_user(), body.action, filters, utcnow())
-    db.session.commit()
-    if launched.arms:
-        _enqueue(launched.arms)
+    count, retried = retry_queue.bulk(
+        db.session, api_user(), body.action, filters, utcnow(), recurrence()
+    )
     return respond(
         RetryBulkResult(
-            action=body.action, count=count, execution_ids=[e.id for e in launched.executions]
+            action=body.action, count=count, execution_ids=[e.id for e in retried.executions]
         )
     )

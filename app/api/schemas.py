@@ -22,11 +22,12 @@ from pydantic.alias_generators import to_camel
 
 from app import timemath
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
+from app.services import limits
 
 
 def _printable(value: str) -> str:
     """Refuse control characters (a NUL would even break PostgreSQL)."""
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+    if limits.has_control_characters(value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -49,10 +50,25 @@ Text = Annotated[str, AfterValidator(_printable)]
 Instant = Annotated[datetime, Field(strict=False), AfterValidator(_in_range)]
 Id = Annotated[uuid.UUID, Field(strict=False)]
 Name = Annotated[
-    str, Field(min_length=1, max_length=200), AfterValidator(_printable), AfterValidator(_not_blank)
+    str,
+    Field(min_length=limits.NAME_LENGTH.low, max_length=limits.NAME_LENGTH.high),
+    AfterValidator(_printable),
+    AfterValidator(_not_blank),
 ]
-QueueName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+QueueName = Annotated[str, Field(pattern=limits.QUEUE_PATTERN)]
 JsonObject = dict[str, Any]
+
+
+def _bounded(field: str) -> Any:
+    """The ``ge``/``le`` constraint of a whole-number job field, from the limits table."""
+    bounds = limits.JOB_NUMBERS[field]
+    return Field(ge=bounds.low, le=bounds.high)
+
+
+LookupId = Annotated[int, Field(ge=limits.LOOKUP_ID.low, le=limits.LOOKUP_ID.high)]
+TimezoneName = Annotated[
+    Text, Field(min_length=limits.TIMEZONE_LENGTH.low, max_length=limits.TIMEZONE_LENGTH.high)
+]
 
 
 class ApiModel(BaseModel):
@@ -125,29 +141,31 @@ class JobFields(PartialModel):
     nullable = frozenset({"description", "start_date", "end_date", "queue", "task_args"})
 
     name: Name | None = None
-    description: Annotated[Text, Field(max_length=1000)] | None = None
-    task_function: Annotated[str, Field(max_length=100)] | None = None
-    task_function_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    description: Annotated[Text, Field(max_length=limits.DESCRIPTION_LENGTH.high)] | None = None
+    task_function: (
+        Annotated[str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high)] | None
+    ) = None
+    task_function_id: LookupId | None = None
     job_type: Literal["interval", "cron", "date"] | None = None
-    job_type_id: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+    job_type_id: LookupId | None = None
     schedule_config: JsonObject | None = None
-    timezone: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
+    timezone: TimezoneName | None = None
     start_date: Instant | None = None
     end_date: Instant | None = None
-    jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
+    jitter_seconds: Annotated[int, _bounded("jitter_seconds")] | None = None
     task_args: JsonObject | None = None
     queue: QueueName | None = None
-    max_instances: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_instances: Annotated[int, _bounded("max_instances")] | None = None
     overlap_policy: OverlapPolicy | None = None
     misfire_policy: MisfirePolicy | None = None
-    misfire_grace_seconds: Annotated[int, Field(ge=0, le=604800)] | None = None
-    timeout_seconds: Annotated[int, Field(ge=1, le=86400)] | None = None
-    retry_count: Annotated[int, Field(ge=0, le=100)] | None = None
-    retry_delay_seconds: Annotated[int, Field(ge=0, le=86400)] | None = None
+    misfire_grace_seconds: Annotated[int, _bounded("misfire_grace_seconds")] | None = None
+    timeout_seconds: Annotated[int, _bounded("timeout_seconds")] | None = None
+    retry_count: Annotated[int, _bounded("retry_count")] | None = None
+    retry_delay_seconds: Annotated[int, _bounded("retry_delay_seconds")] | None = None
     retry_backoff: Backoff | None = None
-    retry_max_delay_seconds: Annotated[int, Field(ge=0, le=604800)] | None = None
-    retry_jitter_seconds: Annotated[int, Field(ge=0, le=3600)] | None = None
-    max_consecutive_failures: Annotated[int, Field(ge=0, le=1000)] | None = None
+    retry_max_delay_seconds: Annotated[int, _bounded("retry_max_delay_seconds")] | None = None
+    retry_jitter_seconds: Annotated[int, _bounded("retry_jitter_seconds")] | None = None
+    max_consecutive_failures: Annotated[int, _bounded("max_consecutive_failures")] | None = None
     is_enabled: bool | None = None
     owner_id: Id | None = None
 
@@ -167,7 +185,7 @@ class JobAction(RequestModel):
     """An action on a job."""
 
     action: Literal["trigger", "pause", "resume", "enable", "disable"]
-    reason: Annotated[Text, Field(max_length=500)] | None = None
+    reason: Annotated[Text, Field(max_length=limits.PAUSE_REASON_LENGTH.high)] | None = None
     resume_at: Instant | None = None
 
 
@@ -325,24 +343,30 @@ class PreviewRequest(RequestModel):
 
     job_type: Literal["interval", "cron", "date"]
     schedule_config: JsonObject
-    timezone: Annotated[Text, Field(min_length=1, max_length=64)] = "UTC"
+    timezone: TimezoneName = "UTC"
     start_date: Instant | None = None
     end_date: Instant | None = None
     count: Annotated[int, Field(ge=1, le=100)] = 5
 
 
 class FireTime(ApiModel):
-    """One fire time in UTC and in the job's zone."""
+    """One fire time in UTC and in the job's zone, with how DST moved or doubled it."""
 
     utc: datetime
     local: str
+    # The wall time named does not exist that day (spring forward): moved to the gap's end.
+    shifted: bool = False
+    # The wall time occurs twice that day (fall back); ``local``'s offset tells which.
+    repeated: bool = False
 
 
 class PreviewResponse(ApiModel):
-    """The next fire times."""
+    """The next fire times, or why the schedule never fires."""
 
     timezone: str
     fire_times: list[FireTime]
+    never_fires: bool = False
+    never_fires_reason: str | None = None
 
 
 class TaskFunctionOut(ApiModel):
@@ -428,7 +452,7 @@ class StatusResponse(ApiModel):
 class CleanupRequest(RequestModel):
     """Delete history older than this many days."""
 
-    older_than_days: Annotated[int, Field(ge=1, le=3650)]
+    older_than_days: Annotated[int, Field(ge=limits.HISTORY_DAYS.low, le=limits.HISTORY_DAYS.high)]
 
 
 class CleanupResponse(ApiModel):

@@ -64,7 +64,6 @@ def create_webhook() -> Any:
     row = webhooks.create_webhook(
         db.session, api_user(), body.model_dump(exclude_unset=True), utcnow()
     )
-    db.session.commit()
     created = WebhookCreated.model_validate(
         serializers.webhook(row).model_dump() | {"secret": row.secret}
     )
@@ -88,19 +87,15 @@ def get_webhook(webhook_id: uuid.UUID) -> Any:
 def update_webhook(webhook_id: uuid.UUID) -> Any:
     """Change the given fields of a webhook (a new secret takes effect at once)."""
     body = parse_body(WebhookUpdate)
-    user = api_user()
-    row = webhooks.get_webhook(db.session, user, webhook_id)
-    webhooks.update_webhook(db.session, user, row, body.model_dump(exclude_unset=True), utcnow())
-    db.session.commit()
+    data = body.model_dump(exclude_unset=True)
+    row = webhooks.update_webhook(db.session, api_user(), webhook_id, data, utcnow())
     return respond(serializers.webhook(row))
 
 
 @spec.route(_RULE, "DELETE", summary="Delete a webhook", tag="webhooks", status=204)
 def delete_webhook(webhook_id: uuid.UUID) -> Any:
     """Remove a webhook and its delivery log."""
-    user = api_user()
-    webhooks.delete_webhook(db.session, user, webhooks.get_webhook(db.session, user, webhook_id))
-    db.session.commit()
+    webhooks.delete_webhook(db.session, api_user(), webhook_id)
     return "", 204
 
 
@@ -115,9 +110,10 @@ def delete_webhook(webhook_id: uuid.UUID) -> Any:
 def list_deliveries(webhook_id: uuid.UUID) -> Any:
     """Deliveries of one webhook, newest first, with every attempt."""
     query = parse_query(DeliveryListQuery)
-    hook = webhooks.get_webhook(db.session, api_user(), webhook_id)
     status = query.status.value if query.status else None
-    page = deliveries.list_deliveries(db.session, hook, query.page, query.per_page, status)
+    page = deliveries.list_deliveries(
+        db.session, api_user(), webhook_id, query.page, query.per_page, status
+    )
     return respond(
         DeliveryList(
             deliveries=[serializers.delivery(row) for row in page.items],
@@ -139,9 +135,21 @@ def list_deliveries(webhook_id: uuid.UUID) -> Any:
 )
 def replay_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
     """A new delivery of the same event (same id and body), sent within a second or so."""
-    user = api_user()
-    hook = webhooks.get_webhook(db.session, user, webhook_id)
-    original = deliveries.get_delivery(db.session, user, delivery_id)
-    row = deliveries.replay(db.session, user, hook, original, utcnow())
-    db.session.commit()
+    row = deliveries.replay(db.session, api_user(), webhook_id, delivery_id, utcnow())
     return respond(serializers.delivery(row), 202)
+
+
+@spec.route(
+    _RULE + "/ping",
+    "POST",
+    summary="Send a test event",
+    tag="webhooks",
+    status=202,
+    response=DeliveryOut,
+    errors=_WRITE_ERRORS,
+)
+def ping_webhook(webhook_id: uuid.UUID) -> Any:
+    """A synthetic ``ping`` event, sent like any other and kept in the delivery log."""
+    return respond(
+        serializers.delivery(deliveries.ping(db.session, api_user(), webhook_id, utcnow())), 202
+    )

@@ -1,4 +1,10 @@
-"""Users, passwords and API tokens."""
+"""Users, passwords and API tokens: signing in, and managing accounts.
+
+Management functions take ``by``, the user asking: admins manage every
+account, anyone their own tokens (``access``). ``by=None`` is the operator at
+the command line, who holds the database anyway. Each one validates, checks,
+writes and commits.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,13 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import DbSession
+from app.i18n import _
 from app.models import ApiToken, Role, User, utcnow
+from app.services import access
+from app.services.errors import Conflict, Invalid, NotFound
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "alm_"  # noqa: S105 (a label, not a secret)
@@ -23,8 +32,11 @@ _LAST_USED_RESOLUTION = timedelta(seconds=60)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(ValueError):
+class AccountError(Invalid):
     """A user or token request that cannot be honoured; the message says why."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message, {field: message} if field else None)
 
 
 def hash_password(password: str) -> str:
@@ -45,29 +57,102 @@ def verify_password(user: User | None, password: str) -> bool:
 def normalize_email(email: str) -> str:
     """Lower-case and strip an e-mail address; refuse obvious garbage."""
     value = email.strip().lower()
-    local, _, domain = value.partition("@")
+    local, _at, domain = value.partition("@")
     if not local or "." not in domain or len(value) > 254 or any(c.isspace() for c in value):
-        raise AccountError(f"not a valid e-mail address: {email!r}")
+        raise AccountError(_("not a valid e-mail address: {email!r}").format(email=email), "email")
     return value
 
 
 def create_user(
-    session: DbSession, email: str, password: str, role: str, display_name: str | None = None
+    session: DbSession,
+    email: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    *,
+    by: User | None = None,
 ) -> User:
-    """Create a user with a hashed password; the e-mail must be new."""
+    """Create a user with a hashed password (the e-mail must be new) and commit."""
+    if by is not None:
+        access.require_admin(by, _("Only admins may add users."))
     address = normalize_email(email)
-    if role not in {r.value for r in Role}:
-        raise AccountError(f"role must be one of admin, editor, viewer (got {role!r})")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    _check_role(role)
+    _check_password(password)
     if find_user(session, address) is not None:
-        raise AccountError(f"a user with e-mail {address} already exists")
+        raise AccountError(
+            _("a user with e-mail {address} already exists").format(address=address), "email"
+        )
     user = User(
         email=address, password_hash=hash_password(password), role=role, display_name=display_name
     )
     session.add(user)
-    session.flush()
+    session.commit()
     return user
+
+
+def _check_role(role: str) -> None:
+    if role not in {r.value for r in Role}:
+        message = _("role must be one of admin, editor, viewer (got {role!r})")
+        raise AccountError(message.format(role=role), "role")
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        message = _("password must have at least {count} characters")
+        raise AccountError(message.format(count=MIN_PASSWORD_LENGTH), "password")
+
+
+def get_user(session: DbSession, by: User | None, user_id: uuid.UUID) -> User:
+    """A user ``by`` may manage (themselves, or anyone for admins), else NotFound."""
+    user = session.get(User, user_id)
+    if user is None or (by is not None and not access.can_manage_account(by, user_id)):
+        raise NotFound(_("No such user."))
+    return user
+
+
+def change_role(session: DbSession, by: User | None, user_id: uuid.UUID, role: str) -> User:
+    """Give a user another role (admins only; the last admin stays one); commit."""
+    if by is not None:
+        access.require_admin(by, _("Only admins may change roles."))
+    user = get_user(session, by, user_id)
+    _check_role(role)
+    if user.is_admin and role != Role.ADMIN:
+        _keep_an_admin(session, user)
+    user.role = role
+    session.commit()
+    return user
+
+
+def set_active(session: DbSession, by: User | None, user_id: uuid.UUID, active: bool) -> User:
+    """Disable (sign-in and tokens refused) or enable a user (admins only); commit."""
+    if by is not None:
+        access.require_admin(by, _("Only admins may disable or enable users."))
+    user = get_user(session, by, user_id)
+    if not active and user.is_admin:
+        _keep_an_admin(session, user)
+    user.is_active_user = active
+    session.commit()
+    return user
+
+
+def reset_password(session: DbSession, by: User | None, user_id: uuid.UUID, password: str) -> User:
+    """Set a new password (admins for anyone, a user for themselves); commit."""
+    user = get_user(session, by, user_id)
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    session.commit()
+    return user
+
+
+def _keep_an_admin(session: DbSession, leaving: User) -> None:
+    """Refuse to take away the last active admin: nobody could manage users any more."""
+    others = session.scalar(
+        select(func.count()).where(
+            User.role == Role.ADMIN.value, User.is_active_user, User.id != leaving.id
+        )
+    )
+    if not others:
+        raise Conflict(_("This is the last active admin; make another admin first."))
 
 
 def find_user(session: DbSession, email: str) -> User | None:
@@ -91,20 +176,31 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: DbSession, user: User, name: str) -> tuple[ApiToken, str]:
-    """Create an API token; returns the row and the token, which is never stored."""
+def create_token(
+    session: DbSession, user: User, name: str, *, by: User | None = None
+) -> tuple[ApiToken, str]:
+    """Create an API token and commit; returns the row and the token, which is never stored."""
+    if by is not None:
+        access.require_user_or_admin(by, user.id)
     label = name.strip()
     if not label or len(label) > 100:
-        raise AccountError("token name must have 1 to 100 characters")
+        raise AccountError(_("token name must have 1 to 100 characters"), "name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, name=label, token_hash=_digest(token), prefix=token[:10])
     session.add(row)
-    session.flush()
+    session.commit()
     return row, token
 
 
+def list_tokens(session: DbSession, by: User | None, user_id: uuid.UUID) -> list[ApiToken]:
+    """A user's tokens, newest first (revoked ones included, marked so)."""
+    user = get_user(session, by, user_id)
+    query = select(ApiToken).where(ApiToken.user_id == user.id)
+    return list(session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id)))
+
+
 def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
-    """The active user owning this unrevoked token, recording when it was used."""
+    """The active user owning this unrevoked token, recording (committed) when it was used."""
     row: ApiToken | None = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == _digest(token))
     )
@@ -113,14 +209,18 @@ def user_for_token(session: DbSession, token: str, now: datetime | None = None) 
     moment = now or utcnow()
     if row.last_used_at is None or moment - row.last_used_at > _LAST_USED_RESOLUTION:
         row.last_used_at = moment
+        session.commit()
     return row.user
 
 
-def revoke_token(session: DbSession, token_id: uuid.UUID, now: datetime | None = None) -> bool:
-    """Revoke a token; False when there is no such token."""
+def revoke_token(
+    session: DbSession, token_id: uuid.UUID, now: datetime | None = None, *, by: User | None = None
+) -> bool:
+    """Revoke a token (its owner's or any, for admins) and commit; False when there is none."""
     row = session.get(ApiToken, token_id)
-    if row is None:
+    if row is None or (by is not None and not access.can_manage_account(by, row.user_id)):
         return False
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
+    session.commit()
     return True

@@ -74,3 +74,14 @@ def ensure_catalog(session: DbSession) -> None:
     """Job types and task functions, both up to date."""
     ensure_job_types(session)
     sync_task_functions(session)
+
+
+def active_task_functions(session: DbSession) -> list[TaskFunction]:
+    """The task functions a job may use, by name."""
+    query = select(TaskFunction).where(TaskFunction.is_active).order_by(TaskFunction.name)
+    return list(session.scalars(query))
+
+
+def active_job_types(session: DbSession) -> list[JobType]:
+    """The trigger kinds a job may use."""
+    return list(session.scalars(select(JobType).where(JobType.is_active).order_by(JobType.id)))

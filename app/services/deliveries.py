@@ -24,15 +24,25 @@ from sqlalchemy import select, update
 
 from app import __version__, backoff, outbound, signing
 from app.extensions import DbSession
+from app.i18n import _
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
 from app.services import claims
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, page_of
-from app.services.webhooks import check_writer, iso, visible_webhooks
+from app.services.webhooks import (
+    WebhookRef,
+    get_webhook,
+    iso,
+    new_event_id,
+    require_change,
+    visible_webhooks,
+)
 
 log = logging.getLogger(__name__)
 EXCERPT_CHARS = 1000
 ATTEMPT_LOG_SIZE = 20
+# The phase of a test event (not a lifecycle phase: no webhook subscribes to it).
+PING_PHASE = "ping"
 # A queued delivery RQ has forgotten (a flushed Redis) is queued again after this long.
 REQUEUE_AFTER = timedelta(seconds=60)
 
@@ -215,9 +225,15 @@ def sweep_lost(session: DbSession, now: datetime, settings: DeliverySettings) ->
 
 
 def list_deliveries(
-    session: DbSession, hook: Webhook, page: int, per_page: int, status: str | None = None
+    session: DbSession,
+    user: User,
+    webhook: WebhookRef,
+    page: int,
+    per_page: int,
+    status: str | None = None,
 ) -> Page[WebhookDelivery]:
-    """A page of one webhook's deliveries, newest first, and the total."""
+    """A page of the deliveries of a webhook this user may see, newest first, and the total."""
+    hook = get_webhook(session, user, webhook)
     query = select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id)
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
@@ -234,31 +250,74 @@ def get_delivery(session: DbSession, user: User, delivery_id: uuid.UUID) -> Webh
         )
     )
     if row is None:
-        raise NotFound("No such delivery.")
+        raise NotFound(_("No such delivery."))
     return row
 
 
 def replay(
-    session: DbSession, user: User, hook: Webhook, original: WebhookDelivery, now: datetime
+    session: DbSession, user: User, webhook: WebhookRef, delivery_id: uuid.UUID, now: datetime
 ) -> WebhookDelivery:
-    """Send an event again as a new delivery: same event id and body, fresh attempts."""
-    check_writer(session, user, hook.job_id)
+    """Send an event again as a new delivery (same event id and body, fresh attempts); commit."""
+    hook = get_webhook(session, user, webhook)
+    original = get_delivery(session, user, delivery_id)
+    require_change(session, user, hook.job_id)
     if original.webhook_id != hook.id:
-        raise NotFound("No such delivery of this webhook.")
+        raise NotFound(_("No such delivery of this webhook."))
     if not hook.is_active:
-        raise Conflict("The webhook is turned off; turn it on (isActive) to replay.")
-    row = WebhookDelivery(
+        raise Conflict(_("The webhook is turned off; turn it on (isActive) to replay."))
+    row = _new_delivery(hook, original.event_id, original.phase, original.payload, now)
+    row.execution_id, row.replay_of = original.execution_id, original.id
+    session.add(row)
+    session.commit()
+    return row
+
+
+def ping(session: DbSession, user: User, webhook: WebhookRef, now: datetime) -> WebhookDelivery:
+    """A synthetic ``ping`` event, delivered like any other and kept in the log; commit.
+
+    It lets a person check the URL, the signature and the receiver's answer
+    without waiting for a run.
+    """
+    hook = get_webhook(session, user, webhook)
+    require_change(session, user, hook.job_id)
+    if not hook.is_active:
+        raise Conflict(_("The webhook is turned off; turn it on (isActive) to ping it."))
+    event_id = new_event_id()
+    row = _new_delivery(hook, event_id, PING_PHASE, ping_payload(event_id, hook, now), now)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def ping_payload(event_id: str, hook: Webhook, now: datetime) -> dict[str, Any]:
+    """The body of a ping: the event envelope, with no job run in it."""
+    return {
+        "eventId": event_id,
+        "phase": PING_PHASE,
+        "occurredAt": iso(now),
+        "webhook": {"id": str(hook.id), "phase": hook.phase, "jobId": _text(hook.job_id)},
+        "job": None,
+        "execution": None,
+        "retry": None,
+    }
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None
+
+
+def _new_delivery(
+    hook: Webhook, event_id: str, phase: str, payload: dict[str, Any], now: datetime
+) -> WebhookDelivery:
+    """A delivery due now, with no attempts yet."""
+    return WebhookDelivery(
         id=uuid.uuid4(),
-        webhook_id=original.webhook_id,
-        execution_id=original.execution_id,
-        event_id=original.event_id,
-        phase=original.phase,
-        payload=original.payload,
+        webhook_id=hook.id,
+        event_id=event_id,
+        phase=phase,
+        payload=payload,
         status=DeliveryStatus.PENDING.value,
         next_try_at=now,
         attempt_log=[],
-        replay_of=original.id,
         created_at=now,
     )
-    session.add(row)
-    return row

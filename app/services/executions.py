@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import Select, select
 
 from app.extensions import DbSession
-from app.models import Execution, Role, ScheduledJob, User
+from app.models import Execution, ScheduledJob, User
+from app.services import access
 from app.services.errors import NotFound
 from app.services.paging import Page, page_of
 
@@ -30,9 +31,7 @@ class HistoryFilters:
 def _visible(user: User) -> Select[Execution]:
     """Executions of jobs this user may see (deleted jobs' history stays visible)."""
     query = select(Execution).join(ScheduledJob, Execution.job_id == ScheduledJob.id)
-    if user.role == Role.EDITOR:
-        query = query.where(ScheduledJob.owner_id == user.id)
-    return query
+    return query.where(access.job_condition(user))
 
 
 def list_executions(session: DbSession, user: User, filters: HistoryFilters) -> Page[Execution]:

@@ -1,12 +1,16 @@
 """What job field values mean: checked here once, for the API and the forms.
 
-Input is a mapping of snake_case field names to values already of the right
-type (the API's schemas or a form did that); errors name the API's camelCase
-fields so a client can point at the culprit.
+Input is a mapping of snake_case field names to values (the API's schemas or
+a form parsed them). Every limit is checked here again from the one table in
+``limits``, so a door without pydantic (a form, the CLI) gets the same rules.
+Errors name snake_case field paths (``schedule_config.expression``,
+``task_args.url``); each door spells them its own way.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,12 +19,21 @@ from sqlalchemy import select
 
 from app import timemath
 from app.extensions import DbSession
+from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
+from app.services import limits
 from app.services.catalog import task_function_row
 from app.services.errors import Invalid
 from app.tasks import TaskArgsError, registry
 
 _INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))
+# timemath names config keys as stored (camelCase JSON); these are their field paths.
+_SCHEDULE_PATHS = {
+    "scheduleConfig": "schedule_config",
+    "jobType": "job_type",
+    "timezone": "timezone",
+    "runAt": "schedule_config.run_at",
+}
 
 
 class _Errors(dict[str, str]):
@@ -28,17 +41,36 @@ class _Errors(dict[str, str]):
 
     def check(self) -> None:
         if self:
-            first = next(iter(self.items()))
-            raise Invalid(f"{first[0]}: {first[1]}", dict(self))
+            raise Invalid(fields=dict(self))
+
+
+def schedule_path(error: timemath.ScheduleError) -> str:
+    """The field path of a schedule error (``schedule_config.expression``)."""
+    return _SCHEDULE_PATHS.get(error.field, f"schedule_config.{error.field}")
 
 
 def normalize_fields(
-    session: DbSession, data: dict[str, Any], current: ScheduledJob | None, now: datetime
+    session: DbSession,
+    data: dict[str, Any],
+    current: ScheduledJob | None,
+    now: datetime,
+    allow_task: Callable[[TaskFunction], None] | None = None,
 ) -> dict[str, Any]:
-    """Validate a create (``current`` None) or a partial update; return column values."""
+    """Validate a create (``current`` None) or a partial update; return column values.
+
+    ``allow_task`` sees the chosen task before anything else is checked (the
+    system-task rule answers before the task's arguments are judged).
+    """
     errors = _Errors()
     values = {key: _plain(value) for key, value in data.items() if key not in _DERIVED}
     task = _task_function(session, data, current, errors)
+    if task is not None and allow_task is not None:
+        allow_task(task)
+    _check_limits(data, errors)
+    if current is None and data.get("name") is None:
+        errors["name"] = _("is required")
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
     job_type = _job_type(session, data, current, errors)
     zone = _zone(data, current, errors)
     errors.check()
@@ -53,6 +85,30 @@ def normalize_fields(
 
 
 _DERIVED = frozenset({"task_function", "job_type"})
+_TEXTS = {
+    "name": (limits.NAME_LENGTH, True),
+    "description": (limits.DESCRIPTION_LENGTH, False),
+    "timezone": (limits.TIMEZONE_LENGTH, True),
+    "paused_reason": (limits.PAUSE_REASON_LENGTH, False),
+}
+
+
+def _check_limits(data: dict[str, Any], errors: _Errors) -> None:
+    """The limits table, for doors that did not check it already (the API's schemas did)."""
+    for field in limits.JOB_NUMBERS:
+        if data.get(field) is not None and (problem := limits.number_problem(field, data[field])):
+            errors[field] = problem
+    for field, (bounds, required) in _TEXTS.items():
+        value = data.get(field)
+        if value is not None and (problem := limits.text_problem(value, bounds, required=required)):
+            errors[field] = problem
+    queue = data.get("queue")
+    if queue is not None and not (isinstance(queue, str) and re.match(limits.QUEUE_PATTERN, queue)):
+        errors["queue"] = _("must be a queue name: lower-case letters, digits, - and _")
+    if data.get("task_args") is not None and (
+        problem := limits.task_args_problem(data["task_args"])
+    ):
+        errors["task_args"] = problem
 
 
 def _plain(value: Any) -> Any:
@@ -68,22 +124,24 @@ def _task_function(
     if name is None and row_id is None:
         if current is not None:
             return current.task_function
-        errors["taskFunction"] = "is required"
+        errors["task_function"] = _("is required")
         return None
     if name is None:
         by_id = session.get(TaskFunction, row_id)
         name = by_id.name if by_id else None
         if name is None:
-            errors["taskFunctionId"] = "no such task function"
+            errors["task_function_id"] = _("no such task function")
             return None
     if name not in registry:
-        errors["taskFunction"] = f"unknown task {name!r}; see /api/v1/task-functions"
+        errors["task_function"] = _("unknown task {name!r}; see /api/v1/task-functions").format(
+            name=name
+        )
         return None
     row = task_function_row(session, name)
     if row_id is not None and row.id != row_id:
-        errors["taskFunctionId"] = "does not match taskFunction"
+        errors["task_function_id"] = _("does not match taskFunction")
     elif not row.is_active:
-        errors["taskFunction"] = f"task {name!r} is not active"
+        errors["task_function"] = _("task {name!r} is not active").format(name=name)
     return row
 
 
@@ -100,9 +158,9 @@ def _job_type(
     query = select(JobType).where(JobType.name == name if name else JobType.id == row_id)
     row = session.scalar(query)
     if row is None:
-        errors["jobTypeId" if name is None else "jobType"] = "no such job type"
+        errors["job_type_id" if name is None else "job_type"] = _("no such job type")
     elif row_id is not None and row.id != row_id:
-        errors["jobTypeId"] = "does not match jobType"
+        errors["job_type_id"] = _("does not match jobType")
     return row
 
 
@@ -130,19 +188,16 @@ def _schedule(
     try:
         trigger = timemath.parse_trigger(kind, config)
     except timemath.ScheduleError as error:
-        key = (
-            "scheduleConfig" if error.field == "scheduleConfig" else f"scheduleConfig.{error.field}"
-        )
-        errors["jobType" if error.field == "jobType" else key] = error.message
+        errors[schedule_path(error)] = error.message
         return
     values["schedule_config"] = _canonical_config(trigger, config)
     start = localize(data.get("start_date", current.start_date if current else None), zone)
     end = localize(data.get("end_date", current.end_date if current else None), zone)
     values["start_date"], values["end_date"] = start, end
     if start and end and end <= start:
-        errors["endDate"] = "must be after startDate"
+        errors["end_date"] = _("must be after startDate")
     elif _one_off_in_past(trigger, zone, data, now):
-        errors["scheduleConfig.runAt"] = "is in the past"
+        errors["schedule_config.run_at"] = _("is in the past")
 
 
 def _one_off_in_past(
@@ -187,4 +242,4 @@ def _task_args(
         values["task_args"] = registry.get(task.name).validate_args(args)
     except TaskArgsError as error:
         for path, message in error.errors.items():
-            errors["taskArgs" + (f".{path}" if path else "")] = message
+            errors["task_args" + (f".{path}" if path else "")] = message

@@ -1,8 +1,15 @@
-"""Creating, changing, listing and acting on scheduled jobs."""
+"""Creating, changing, listing and acting on scheduled jobs.
+
+Every write here is whole: it checks the user may (``access``), validates
+(``job_fields``), writes, commits, and then tells the scheduler (a
+``Notifier``) so the change takes effect at once rather than at the next
+reconcile pass. Front doors call one function and render its result.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,21 +17,24 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from app.extensions import DbSession
+from app.i18n import N_, _
 from app.models import (
     AuditEvent,
     Execution,
     ExecutionStatus,
     JobStatus,
     JobType,
-    Role,
     ScheduledJob,
     TaskFunction,
+    TriggeredBy,
     User,
 )
-from app.services import schedule
-from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services import access, runs, schedule
+from app.services.effects import Notifier, commit_and_notify
+from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from app.services.job_fields import normalize_fields
 from app.services.paging import contains
+from app.services.recurrence import Recurrence
 
 
 @dataclass(frozen=True)
@@ -51,31 +61,38 @@ class JobPage:
     running_count: int
 
 
-def visible_jobs(user: User) -> Select[ScheduledJob]:
-    """Jobs this user may see: editors their own, others all; never deleted ones."""
-    query = select(ScheduledJob).where(ScheduledJob.deleted_at.is_(None))
-    if user.role == Role.EDITOR:
-        query = query.where(ScheduledJob.owner_id == user.id)
-    return query
+JobRef = ScheduledJob | uuid.UUID
 
 
 def get_job(session: DbSession, user: User, job_id: uuid.UUID) -> ScheduledJob:
     """A job this user may see, else NotFound (never revealing others' jobs)."""
-    job: ScheduledJob | None = session.scalar(visible_jobs(user).where(ScheduledJob.id == job_id))
+    job: ScheduledJob | None = session.scalar(
+        access.visible_jobs(user).where(ScheduledJob.id == job_id)
+    )
     if job is None:
-        raise NotFound("No such job.")
+        raise NotFound(_("No such job."))
     return job
 
 
-def _require_writer(user: User) -> None:
-    if not user.can_write:
-        raise Forbidden("Viewers cannot change jobs.")
+def _load(session: DbSession, user: User, job: JobRef) -> ScheduledJob:
+    """A job (or its id) this user may see and that is not deleted, else NotFound."""
+    if isinstance(job, uuid.UUID):
+        return get_job(session, user, job)
+    if job.deleted_at is not None or not access.can_see_job(user, job):
+        raise NotFound(_("No such job."))
+    return job
 
 
-def create_job(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> ScheduledJob:
-    """Validate and store a new job owned by ``user`` (or by ``owner_id`` for admins)."""
-    _require_writer(user)
-    values = normalize_fields(session, data, None, now)
+def create_job(
+    session: DbSession,
+    user: User,
+    data: dict[str, Any],
+    now: datetime,
+    notifier: Notifier | None = None,
+) -> ScheduledJob:
+    """Validate and store a new job owned by ``user`` (or by ``owner_id`` for admins); commit."""
+    access.require_writer(user, _("Viewers cannot change jobs."))
+    values = normalize_fields(session, data, None, now, _task_rule(user))
     owner_id = values.pop("owner_id", None) or user.id
     _check_owner(session, user, owner_id)
     job = ScheduledJob(**values, owner_id=owner_id, created_by=user.id, updated_by=user.id)
@@ -84,15 +101,22 @@ def create_job(session: DbSession, user: User, data: dict[str, Any], now: dateti
     session.flush()
     _refresh_schedule(job, now)
     _audit(session, job, user, "created", {k: _jsonable(v) for k, v in values.items()}, now)
+    commit_and_notify(session, notifier, [job.id])
     return job
 
 
 def update_job(
-    session: DbSession, user: User, job: ScheduledJob, data: dict[str, Any], now: datetime
+    session: DbSession,
+    user: User,
+    job: JobRef,
+    data: dict[str, Any],
+    now: datetime,
+    notifier: Notifier | None = None,
 ) -> ScheduledJob:
-    """Apply a partial update; only changed fields are audited."""
-    _require_writer(user)
-    values = normalize_fields(session, data, job, now)
+    """Apply a partial update (PUT and PATCH alike); only changed fields are audited; commit."""
+    job = _load(session, user, job)
+    access.require_job_change(user, job, _("Viewers cannot change jobs."))
+    values = normalize_fields(session, data, job, now, _task_rule(user))
     if "owner_id" in values:
         _check_owner(session, user, values["owner_id"] or user.id)
     changes = {}
@@ -107,19 +131,46 @@ def update_job(
         job.status = job.derive_status()
         _refresh_schedule(job, now)
         _audit(session, job, user, "updated", changes, now)
+    commit_and_notify(session, notifier, [job.id] if changes else [])
     return job
 
 
-def delete_job(session: DbSession, user: User, job: ScheduledJob, now: datetime) -> None:
-    """Soft-delete: the row and its history stay, the job never fires again."""
-    _require_writer(user)
+def delete_job(
+    session: DbSession, user: User, job: JobRef, now: datetime, notifier: Notifier | None = None
+) -> None:
+    """Soft-delete: the row and its history stay, the job never fires again; commit."""
+    job = _load(session, user, job)
+    _delete(session, user, job, now)
+    commit_and_notify(session, notifier, [job.id])
+
+
+def _delete(session: DbSession, user: User, job: ScheduledJob, now: datetime) -> str:
+    access.require_job_change(user, job, _("Viewers cannot change jobs."))
     job.deleted_at = now
     job.next_run_time = None
     job.updated_by = user.id
     _audit(session, job, user, "deleted", {}, now)
+    return _("Job deleted.")
 
 
 def apply_action(
+    session: DbSession,
+    user: User,
+    job: JobRef,
+    action: str,
+    now: datetime,
+    reason: str | None = None,
+    resume_at: datetime | None = None,
+    notifier: Notifier | None = None,
+) -> str:
+    """Pause, resume, enable or disable a job and commit; returns a message for the user."""
+    job = _load(session, user, job)
+    message = change_state(session, user, job, action, now, reason, resume_at)
+    commit_and_notify(session, notifier, [job.id])
+    return message
+
+
+def change_state(
     session: DbSession,
     user: User,
     job: ScheduledJob,
@@ -128,8 +179,10 @@ def apply_action(
     reason: str | None = None,
     resume_at: datetime | None = None,
 ) -> str:
-    """Pause, resume, enable or disable a job; returns a message for the user."""
-    _require_writer(user)
+    """One state change without committing (``apply_action`` and bulk actions share it)."""
+    access.require_job_change(user, job, _("Viewers cannot change jobs."))
+    if action == "delete":
+        return _delete(session, user, job, now)
     handler, message = _ACTIONS[action]
     details = handler(job, now, reason, resume_at)
     job.status = job.derive_status()
@@ -137,7 +190,29 @@ def apply_action(
     job.updated_at = now
     _refresh_schedule(job, now)
     _audit(session, job, user, action, details, now)
-    return message
+    return _(message)
+
+
+def run_now(
+    session: DbSession,
+    user: User,
+    job: JobRef,
+    via: TriggeredBy,
+    now: datetime,
+    recurrence: Recurrence,
+) -> Execution:
+    """Run now: a new execution straight into the queue, also for a paused job."""
+    job = _load(session, user, job)
+    access.require_job_change(user, job, _("Viewers cannot run jobs."))
+    try:
+        return runs.trigger(session, recurrence, job, user, via, now)
+    except ServiceError as error:
+        raise Unavailable(error.message) from None
+
+
+def _task_rule(user: User) -> Callable[[TaskFunction], None]:
+    """The system-task rule, applied to the task a create or an update chooses."""
+    return lambda task: access.require_task_allowed(user, task)
 
 
 def _pause(
@@ -145,7 +220,7 @@ def _pause(
 ) -> dict[str, Any]:
     if resume_at is not None and resume_at <= now:
         raise Invalid(
-            "The resume time must be in the future.", {"resumeAt": "must be in the future"}
+            _("The resume time must be in the future."), {"resume_at": _("must be in the future")}
         )
     job.is_paused = True
     job.paused_reason = reason
@@ -153,9 +228,9 @@ def _pause(
     return {"reason": reason, "resumeAt": _jsonable(resume_at)}
 
 
-def _resume(job: ScheduledJob, *_: Any) -> dict[str, Any]:
+def _resume(job: ScheduledJob, *_unused: Any) -> dict[str, Any]:
     if not job.is_paused and job.status != JobStatus.FAILED:
-        raise Conflict("The job is not paused.")
+        raise Conflict(_("The job is not paused."))
     job.is_paused = False
     job.paused_reason = None
     job.resume_at = None
@@ -166,7 +241,7 @@ def _resume(job: ScheduledJob, *_: Any) -> dict[str, Any]:
 
 
 def _set_enabled(enabled: bool) -> Any:
-    def handler(job: ScheduledJob, *_: Any) -> dict[str, Any]:
+    def handler(job: ScheduledJob, *_unused: Any) -> dict[str, Any]:
         job.is_enabled = enabled
         return {}
 
@@ -174,10 +249,10 @@ def _set_enabled(enabled: bool) -> Any:
 
 
 _ACTIONS = {
-    "pause": (_pause, "Job paused."),
-    "resume": (_resume, "Job resumed."),
-    "enable": (_set_enabled(True), "Job enabled."),
-    "disable": (_set_enabled(False), "Job disabled."),
+    "pause": (_pause, N_("Job paused.")),
+    "resume": (_resume, N_("Job resumed.")),
+    "enable": (_set_enabled(True), N_("Job enabled.")),
+    "disable": (_set_enabled(False), N_("Job disabled.")),
 }
 
 
@@ -204,8 +279,15 @@ def list_jobs(session: DbSession, user: User, filters: JobFilters) -> JobPage:
     return JobPage(list(rows), total, enabled, total - enabled, running or 0)
 
 
+def matching_jobs(
+    session: DbSession, user: User, filters: JobFilters, limit: int
+) -> list[ScheduledJob]:
+    """Up to ``limit`` visible jobs matching the filters, in the filters' order (no paging)."""
+    return list(session.scalars(_sorted(_filtered(user, filters), filters.sort).limit(limit)))
+
+
 def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
-    query = visible_jobs(user)
+    query = access.visible_jobs(user)
     if filters.q:
         description = func.coalesce(ScheduledJob.description, "")
         query = query.where(
@@ -254,10 +336,9 @@ def _refresh_schedule(job: ScheduledJob, now: datetime) -> None:
 
 
 def _check_owner(session: DbSession, user: User, owner_id: uuid.UUID) -> None:
-    if owner_id != user.id and user.role != Role.ADMIN:
-        raise Forbidden("Only admins may give a job to someone else.")
+    access.require_owner_change(user, owner_id)
     if session.get(User, owner_id) is None:
-        raise Invalid("No such owner.", {"ownerId": "no such user"})
+        raise Invalid(_("No such owner."), {"owner_id": _("no such user")})
 
 
 def _audit(

@@ -20,21 +20,22 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.orm import joinedload
 
 from app.extensions import DbSession
+from app.i18n import N_, _
 from app.models import (
     Execution,
     ExecutionStatus,
     JobStatus,
     RetryItem,
     RetryStatus,
-    Role,
     ScheduledJob,
     TriggeredBy,
     User,
 )
-from app.services import claims
-from app.services.errors import Conflict, Forbidden, NotFound
+from app.services import access, claims
+from app.services.effects import enqueue
+from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, contains, page_of
-from app.services.recurrence import Arm
+from app.services.recurrence import Arm, Recurrence
 
 # Items a person may still retry or discard.
 OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
@@ -193,9 +194,7 @@ class RetryFilters:
 def _visible(user: User) -> Select[RetryItem]:
     """Items of jobs this user may see (deleted jobs' items stay visible)."""
     query = select(RetryItem).join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
-    if user.role == Role.EDITOR:
-        query = query.where(ScheduledJob.owner_id == user.id)
-    return query
+    return query.where(access.job_condition(user))
 
 
 def _filtered(user: User, filters: RetryFilters) -> Select[RetryItem]:
@@ -223,35 +222,68 @@ def list_items(session: DbSession, user: User, filters: RetryFilters) -> Page[Re
     return page_of(session, query, order, filters.page, filters.per_page)
 
 
-def get_item(session: DbSession, user: User, item_id: uuid.UUID) -> RetryItem:
-    """One item of a job this user may see, else NotFound."""
+def get_item(session: DbSession, user: User, item: RetryItem | uuid.UUID) -> RetryItem:
+    """One item (or its id) of a job this user may see, else NotFound."""
+    item_id = item if isinstance(item, uuid.UUID) else item.id
     row: RetryItem | None = session.scalar(_visible(user).where(RetryItem.id == item_id))
     if row is None:
-        raise NotFound("No such retry item.")
+        raise NotFound(_("No such retry item."))
     return row
 
 
-def _require_writer(user: User) -> None:
-    if not user.can_write:
-        raise Forbidden("Viewers cannot retry or discard runs.")
+@dataclass(frozen=True)
+class Retried:
+    """What a manual retry started: the new attempts, and whether RQ has them yet."""
+
+    executions: list[Execution]
+    queued: bool
+
+    @property
+    def message(self) -> str:
+        """What to tell the person who asked."""
+        if self.queued:
+            return _("Retry queued.")
+        return _("Queued; Redis is unreachable, so it starts once the scheduler re-queues it.")
 
 
-def retry_now(session: DbSession, user: User, item: RetryItem, now: datetime) -> Launched:
-    """Start the next attempt at once, ignoring the backoff (caller commits, then enqueues)."""
-    _require_writer(user)
-    if item.job.deleted_at is not None:
-        raise Conflict("The job was deleted; its runs cannot be retried.")
+_NO_RETRY = N_("Viewers cannot retry or discard runs.")
+
+
+def retry_now(
+    session: DbSession,
+    user: User,
+    item: RetryItem | uuid.UUID,
+    now: datetime,
+    recurrence: Recurrence | None,
+) -> Retried:
+    """Start the next attempt at once, ignoring the backoff; commit, then enqueue it."""
+    row = get_item(session, user, item)
+    access.require_job_change(user, row.job, _(_NO_RETRY))
+    if row.job.deleted_at is not None:
+        raise Conflict(_("The job was deleted; its runs cannot be retried."))
     claimer = f"user:{user.email}"
-    if not claim_selected(session, [item.id], claimer, now):
-        raise Conflict(f"The item is {item.status}: only pending or dead items can be retried.")
-    return launch(session, [item.id], claimer, now, user)
+    if not claim_selected(session, [row.id], claimer, now):
+        raise Conflict(
+            _("The item is {status}: only pending or dead items can be retried.").format(
+                status=row.status
+            )
+        )
+    launched = launch(session, [row.id], claimer, now, user)
+    session.commit()
+    return Retried(launched.executions, enqueue(recurrence, launched.arms))
 
 
-def discard(session: DbSession, user: User, item: RetryItem, now: datetime) -> None:
-    """Drop an item: no further attempt (the run stays as it ended)."""
-    _require_writer(user)
-    if not _discard(session, [item.id], now):
-        raise Conflict(f"The item is {item.status}: only pending or dead items can be discarded.")
+def discard(session: DbSession, user: User, item: RetryItem | uuid.UUID, now: datetime) -> None:
+    """Drop an item: no further attempt (the run stays as it ended); commit."""
+    row = get_item(session, user, item)
+    access.require_job_change(user, row.job, _(_NO_RETRY))
+    if not _discard(session, [row.id], now):
+        raise Conflict(
+            _("The item is {status}: only pending or dead items can be discarded.").format(
+                status=row.status
+            )
+        )
+    session.commit()
 
 
 def _discard(session: DbSession, ids: Sequence[uuid.UUID], now: datetime) -> int:
@@ -265,24 +297,40 @@ def _discard(session: DbSession, ids: Sequence[uuid.UUID], now: datetime) -> int
 
 
 def bulk(
-    session: DbSession, user: User, action: str, filters: RetryFilters, now: datetime
-) -> tuple[int, Launched]:
-    """Retry now or discard every open item matching the filters (at most BULK_LIMIT)."""
-    _require_writer(user)
-    query = _filtered(user, filters).where(RetryItem.status.in_(OPEN))
+    session: DbSession,
+    user: User,
+    action: str,
+    filters: RetryFilters,
+    now: datetime,
+    recurrence: Recurrence | None,
+) -> tuple[int, Retried]:
+    """Retry now or discard every open item matching the filters (at most BULK_LIMIT); commit.
+
+    Items of jobs the user may see but not change (system tasks, for editors) are left alone.
+    """
+    access.require_writer(user, _(_NO_RETRY))
+    query = _filtered(user, filters).where(
+        RetryItem.status.in_(OPEN), access.changeable_job_condition(user)
+    )
     query = query.where(ScheduledJob.deleted_at.is_(None)) if action == "trigger" else query
     ids = list(session.scalars(query.with_only_columns(RetryItem.id).limit(BULK_LIMIT)))
     if action == "discard":
-        return _discard(session, ids, now), Launched([], [])
+        count = _discard(session, ids, now)
+        session.commit()
+        return count, Retried([], True)
     claimer = f"user:{user.email}"
     taken = claim_selected(session, ids, claimer, now) if ids else []
     launched = launch(session, taken, claimer, now, user)
-    return len(launched.executions), launched
+    session.commit()
+    return len(launched.executions), Retried(
+        launched.executions, enqueue(recurrence, launched.arms)
+    )
 
 
 __all__ = [
     "BULK_LIMIT",
     "Launched",
+    "Retried",
     "RetryFilters",
     "bulk",
     "claim_due",

@@ -1,12 +1,17 @@
-"""A job's schedule: its trigger, zone and upcoming fire times."""
+"""A job's schedule: its trigger, zone and upcoming fire times; the live preview."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from app import timemath
+from app.i18n import _
 from app.models import ScheduledJob
+from app.services.errors import Invalid
+from app.services.job_fields import localize, schedule_path
 
 
 def trigger_of(job: ScheduledJob) -> timemath.Trigger:
@@ -47,3 +52,81 @@ def next_run(job: ScheduledJob, after: datetime) -> datetime | None:
         return None
     times = upcoming(job, after, 1)
     return times[0] if times else None
+
+
+# ---- the live preview: what a schedule being edited would do -----------------------------
+
+
+@dataclass(frozen=True)
+class PreviewTime:
+    """One fire time, with how DST touched it (``timemath.FireFlags``)."""
+
+    utc: datetime
+    local: datetime
+    shifted: bool
+    repeated: bool
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The next fire times of a schedule, or why it never fires."""
+
+    timezone: str
+    fire_times: list[PreviewTime]
+    never_fires: bool = False
+    reason: str | None = None
+
+
+def preview(
+    job_type: str,
+    schedule_config: Any,
+    timezone: str,
+    start: datetime | None,
+    end: datetime | None,
+    count: int,
+    now: datetime,
+) -> Preview:
+    """Up to ``count`` fire times after ``now`` with DST flags; ``never_fires`` if none ever.
+
+    Naive ``start``/``end`` are wall-clock times in ``timezone``. A config that is
+    not valid raises ``Invalid``; one that is valid but can never fire (``0 0 30 2
+    *``, a one-off in the past, an end before the first fire) is a result.
+    """
+    zone = _preview_zone(timezone)
+    try:
+        trigger = timemath.parse_trigger(job_type, schedule_config)
+    except timemath.ScheduleError as error:
+        if error.field == "expression" and timemath.cron_never_matches(
+            dict(schedule_config).get("expression")
+        ):
+            return Preview(zone.key, [], never_fires=True, reason=error.message)
+        raise Invalid(error.message, {schedule_path(error): error.message}) from None
+    start, end = localize(start, zone), localize(end, zone)
+    after = max(now, start - timedelta(microseconds=1)) if start else now
+    times = timemath.fire_times(
+        trigger, zone, after, count, anchor=start or now, start=start, end=end
+    )
+    if not times:
+        return Preview(zone.key, [], never_fires=True, reason=_never_reason(trigger, end))
+    return Preview(zone.key, [_preview_time(trigger, zone, moment) for moment in times])
+
+
+def _preview_zone(name: str) -> ZoneInfo:
+    try:
+        return timemath.parse_timezone(name)
+    except timemath.ScheduleError as error:
+        raise Invalid(error.message, {"timezone": error.message}) from None
+
+
+def _preview_time(trigger: timemath.Trigger, zone: ZoneInfo, moment: datetime) -> PreviewTime:
+    flags = timemath.classify_fire(trigger, moment, zone)
+    return PreviewTime(moment, moment.astimezone(zone), flags.shifted, flags.repeated)
+
+
+def _never_reason(trigger: timemath.Trigger, end: datetime | None) -> str:
+    """Why a valid schedule yields no fire time from now on."""
+    if isinstance(trigger, timemath.DateTrigger):
+        return _("The run time is in the past (or outside the start and end dates).")
+    if end is not None:
+        return _("Nothing fires between now (or the start date) and the end date.")
+    return _("This schedule never fires.")

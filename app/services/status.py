@@ -1,4 +1,9 @@
-"""What is known about the cluster: processes, leader, counts, queues."""
+"""What is known about the cluster: processes, leader, counts, queues.
+
+Counts and the next job cover only what the asking user may see (``access``):
+an editor learns nothing about other people's jobs here. Processes, the
+leader and queue depths are the cluster's own and shown to everyone.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from redis import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from rq import Queue
+from rq.serializers import JSONSerializer
+from sqlalchemy import ColumnElement, func, select
 
 from app.extensions import DbSession
 from app.models import (
@@ -23,9 +31,11 @@ from app.models import (
     ScheduledJob,
     SchedulerInstance,
     TaskFunction,
+    User,
+    Webhook,
     WebhookDelivery,
 )
-from app.queues import redis_connection, rq_queue
+from app.services import access
 from app.services.recurrence import WEBHOOK_QUEUE
 
 LEASE_NAME = "scheduler"
@@ -48,8 +58,10 @@ class ClusterStatus:
     redis: dict[str, str | bool] = field(default_factory=dict)
 
 
-def cluster_status(session: DbSession, now: datetime) -> ClusterStatus:
-    """Gather the status snapshot."""
+def cluster_status(
+    session: DbSession, user: User, now: datetime, redis: Redis | None
+) -> ClusterStatus:
+    """Gather the status snapshot as ``user`` may see it (``redis`` None: not asked)."""
     instances = list(
         session.scalars(
             select(SchedulerInstance)
@@ -64,21 +76,39 @@ def cluster_status(session: DbSession, now: datetime) -> ClusterStatus:
         instances=instances,
         leader=leader,
         lease_expires_at=live_lease.expires_at if live_lease else None,
-        job_counts=_job_counts(session),
-        running_jobs=_running_jobs(session),
-        execution_counts=_execution_counts(session),
-        next_job=_next_job(session),
-        retry_counts=_counts(session, RetryItem.status, RetryStatus),
-        delivery_counts=_counts(session, WebhookDelivery.status, DeliveryStatus),
+        job_counts=_job_counts(session, user),
+        running_jobs=_running_jobs(session, user),
+        execution_counts=_counts(session, Execution.status, ExecutionStatus, _of_jobs(user)),
+        next_job=_next_job(session, user),
+        retry_counts=_counts(session, RetryItem.status, RetryStatus, _of_jobs(user, RetryItem)),
+        delivery_counts=_counts(
+            session, WebhookDelivery.status, DeliveryStatus, _of_webhooks(user)
+        ),
     )
-    _queue_depths(session, status)
+    if redis is not None:
+        _queue_depths(session, redis, status)
     return status
 
 
-def _job_counts(session: DbSession) -> dict[str, int]:
+def _of_jobs(user: User, model: Any = Execution) -> ColumnElement[bool] | None:
+    """SQL: the row (an execution or retry item) belongs to a job the user may see."""
+    if access.sees_all(user):
+        return None
+    return model.job_id.in_(access.visible_job_ids(user))  # type: ignore[no-any-return]
+
+
+def _of_webhooks(user: User) -> ColumnElement[bool] | None:
+    """SQL: the delivery belongs to a webhook the user may see."""
+    if access.sees_all(user):
+        return None
+    visible = select(Webhook.id).where(access.webhook_condition(user))
+    return WebhookDelivery.webhook_id.in_(visible)
+
+
+def _job_counts(session: DbSession, user: User) -> dict[str, int]:
     rows = session.execute(
-        select(ScheduledJob.status, func.count())
-        .where(ScheduledJob.deleted_at.is_(None))
+        access.visible_jobs(user)
+        .with_only_columns(ScheduledJob.status, func.count())
         .group_by(ScheduledJob.status)
     ).all()
     counts = {s.value: 0 for s in JobStatus} | {status: count for status, count in rows}
@@ -86,32 +116,30 @@ def _job_counts(session: DbSession) -> dict[str, int]:
     return counts
 
 
-def _running_jobs(session: DbSession) -> int:
-    return (
-        session.scalar(
-            select(func.count(func.distinct(Execution.job_id))).where(
-                Execution.status == ExecutionStatus.RUNNING.value
-            )
-        )
-        or 0
+def _running_jobs(session: DbSession, user: User) -> int:
+    query = select(func.count(func.distinct(Execution.job_id))).where(
+        Execution.status == ExecutionStatus.RUNNING.value
     )
+    condition = _of_jobs(user)
+    return session.scalar(query if condition is None else query.where(condition)) or 0
 
 
-def _execution_counts(session: DbSession) -> dict[str, int]:
-    return _counts(session, Execution.status, ExecutionStatus)
-
-
-def _counts(session: DbSession, column: Any, statuses: Iterable[StrEnum]) -> dict[str, int]:
+def _counts(
+    session: DbSession,
+    column: Any,
+    statuses: Iterable[StrEnum],
+    condition: ColumnElement[bool] | None = None,
+) -> dict[str, int]:
     """Rows per status (every status listed, zero included)."""
-    rows = session.execute(select(column, func.count()).group_by(column)).all()
+    query = select(column, func.count()).group_by(column)
+    rows = session.execute(query if condition is None else query.where(condition)).all()
     return {s.value: 0 for s in statuses} | {status: count for status, count in rows}
 
 
-def _next_job(session: DbSession) -> ScheduledJob | None:
+def _next_job(session: DbSession, user: User) -> ScheduledJob | None:
     return session.scalar(
-        select(ScheduledJob)
+        access.visible_jobs(user)
         .where(
-            ScheduledJob.deleted_at.is_(None),
             ScheduledJob.status == JobStatus.ACTIVE.value,
             ScheduledJob.next_run_time.is_not(None),
         )
@@ -120,13 +148,16 @@ def _next_job(session: DbSession) -> ScheduledJob | None:
     )
 
 
-def _queue_depths(session: DbSession, status: ClusterStatus) -> None:
+def _queue_depths(session: DbSession, redis: Redis, status: ClusterStatus) -> None:
     """Depth of every queue a task or job uses; Redis trouble is reported, not raised."""
     names = set(session.scalars(select(TaskFunction.queue))) | {WEBHOOK_QUEUE}
     names |= {q for q in session.scalars(select(ScheduledJob.queue).distinct()) if q}
     try:
-        redis_connection().ping()
-        status.queues = {name: rq_queue(name).count for name in sorted(names)}
+        redis.ping()
+        status.queues = {
+            name: Queue(name, connection=redis, serializer=JSONSerializer).count
+            for name in sorted(names)
+        }
         status.redis = {"ok": True}
     except (RedisError, OSError) as error:
         status.redis = {"ok": False, "error": str(error) or type(error).__name__}

@@ -18,19 +18,19 @@ from sqlalchemy import Select, or_, select
 
 from app import outbound, signing
 from app.extensions import DbSession
+from app.i18n import _
 from app.models import (
     DeliveryStatus,
     Execution,
     RetryItem,
-    Role,
     ScheduledJob,
     User,
     Webhook,
     WebhookDelivery,
     WebhookPhase,
 )
-from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.jobs import get_job
+from app.services import access
+from app.services.errors import Invalid, NotFound
 from app.services.paging import Page, page_of
 
 # Phases that describe how a run ended: the webhook's status match applies to these.
@@ -162,13 +162,12 @@ class WebhookFilters:
     phase: str | None = None
 
 
+WebhookRef = Webhook | uuid.UUID
+
+
 def visible_webhooks(user: User) -> Select[Webhook]:
-    """Admins and viewers see every webhook; editors those of their own jobs."""
-    query = select(Webhook)
-    if user.role == Role.EDITOR:
-        owned = select(ScheduledJob.id).where(ScheduledJob.owner_id == user.id)
-        query = query.where(Webhook.job_id.in_(owned))
-    return query
+    """Webhooks this user may see (``access.webhook_condition``)."""
+    return select(Webhook).where(access.webhook_condition(user))
 
 
 def list_webhooks(session: DbSession, user: User, filters: WebhookFilters) -> Page[Webhook]:
@@ -182,32 +181,30 @@ def list_webhooks(session: DbSession, user: User, filters: WebhookFilters) -> Pa
     return page_of(session, query, order, filters.page, filters.per_page)
 
 
-def get_webhook(session: DbSession, user: User, webhook_id: uuid.UUID) -> Webhook:
-    """A webhook this user may see, else NotFound."""
+def get_webhook(session: DbSession, user: User, webhook: WebhookRef) -> Webhook:
+    """A webhook (or its id) this user may see, else NotFound."""
+    webhook_id = webhook if isinstance(webhook, uuid.UUID) else webhook.id
     row: Webhook | None = session.scalar(visible_webhooks(user).where(Webhook.id == webhook_id))
     if row is None:
-        raise NotFound("No such webhook.")
+        raise NotFound(_("No such webhook."))
     return row
 
 
-def check_writer(session: DbSession, user: User, job_id: uuid.UUID | None) -> None:
+def require_change(session: DbSession, user: User, job_id: uuid.UUID | None) -> None:
     """Admins manage every webhook; editors those of their own jobs; viewers none."""
-    if not user.can_write:
-        raise Forbidden("Viewers cannot change webhooks.")
+    access.require_writer(user, _("Viewers cannot change webhooks."))
     if job_id is None:
-        if user.role != Role.ADMIN:
-            raise Forbidden("Only admins may add webhooks for every job.")
+        access.require_admin(user, _("Only admins may add webhooks for every job."))
         return
-    try:
-        get_job(session, user, job_id)
-    except NotFound:
-        raise Invalid("No such job.", {"jobId": "no such job"}) from None
+    visible = access.visible_jobs(user).where(ScheduledJob.id == job_id)
+    if session.scalar(visible.with_only_columns(ScheduledJob.id)) is None:
+        raise Invalid(_("No such job."), {"job_id": _("no such job")})
 
 
 def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
-    """Store a new webhook; a secret is generated unless one is given."""
+    """Store a new webhook (a secret is generated unless one is given) and commit."""
     job_id = data.get("job_id")
-    check_writer(session, user, job_id)
+    require_change(session, user, job_id)
     row = Webhook(
         id=uuid.uuid4(),
         job_id=job_id,
@@ -224,22 +221,24 @@ def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: da
     _check_status_phase(row)
     _check_url(row.url)
     session.add(row)
-    session.flush()
+    session.commit()
     return row
 
 
 def update_webhook(
-    session: DbSession, user: User, row: Webhook, data: dict[str, Any], now: datetime
+    session: DbSession, user: User, webhook: WebhookRef, data: dict[str, Any], now: datetime
 ) -> Webhook:
-    """Change some fields; moving it to another job needs rights on both."""
-    check_writer(session, user, row.job_id)
+    """Change some fields and commit; moving it to another job needs rights on both."""
+    row = get_webhook(session, user, webhook)
+    require_change(session, user, row.job_id)
     if "job_id" in data and data["job_id"] != row.job_id:
-        check_writer(session, user, data["job_id"])
+        require_change(session, user, data["job_id"])
     for key, value in data.items():
         setattr(row, key, value)
     _check_status_phase(row)
     _check_url(row.url)
     row.updated_at = now
+    session.commit()
     return row
 
 
@@ -247,8 +246,8 @@ def _check_status_phase(row: Webhook) -> None:
     if row.status_code is not None and WebhookPhase(row.phase) not in _HTTP_STATUS_PHASES:
         allowed = ", ".join(sorted(p.value for p in _HTTP_STATUS_PHASES))
         raise Invalid(
-            f"statusCode only applies to the phases {allowed}.",
-            {"statusCode": f"only for the phases {allowed}"},
+            _("statusCode only applies to the phases {allowed}.").format(allowed=allowed),
+            {"status_code": _("only for the phases {allowed}").format(allowed=allowed)},
         )
 
 
@@ -260,15 +259,16 @@ def _check_url(url: str) -> None:
         raise Invalid(f"url: {error}", {"url": str(error)}) from None
 
 
-def delete_webhook(session: DbSession, user: User, row: Webhook) -> None:
-    """Remove a webhook and its delivery log."""
-    check_writer(session, user, row.job_id)
+def delete_webhook(session: DbSession, user: User, webhook: WebhookRef) -> None:
+    """Remove a webhook and its delivery log, and commit."""
+    row = get_webhook(session, user, webhook)
+    require_change(session, user, row.job_id)
     session.delete(row)
+    session.commit()
 
 
 __all__ = [
     "WebhookFilters",
-    "check_writer",
     "create_webhook",
     "delete_webhook",
     "emit",
@@ -277,6 +277,7 @@ __all__ = [
     "iso",
     "list_webhooks",
     "new_event_id",
+    "require_change",
     "status_matches",
     "update_webhook",
     "visible_webhooks",

@@ -1,0 +1,84 @@
+"""The value limits of a job's fields: one table read by the service checks and the API schemas.
+
+The API's pydantic models build their ``Field(ge=…, le=…)`` constraints (and
+so the OpenAPI document) from these values; ``job_fields`` checks the same
+values for every other door (forms, CLI), so the two can never drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.i18n import _
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of a whole number (or of a text's length)."""
+
+    low: int
+    high: int
+
+
+# Whole-number job fields: seconds unless the name says otherwise.
+JOB_NUMBERS: dict[str, Range] = {
+    "jitter_seconds": Range(0, 3600),
+    "max_instances": Range(1, 100),
+    "misfire_grace_seconds": Range(0, 604_800),
+    "timeout_seconds": Range(1, 86_400),
+    "retry_count": Range(0, 100),
+    "retry_delay_seconds": Range(0, 86_400),
+    "retry_max_delay_seconds": Range(0, 604_800),
+    "retry_jitter_seconds": Range(0, 3600),
+    "max_consecutive_failures": Range(0, 1000),
+}
+NAME_LENGTH = Range(1, 200)
+DESCRIPTION_LENGTH = Range(0, 1000)
+TIMEZONE_LENGTH = Range(1, 64)
+TASK_FUNCTION_NAME_LENGTH = Range(0, 100)
+PAUSE_REASON_LENGTH = Range(0, 500)
+# Row ids of the lookup tables are 32-bit integers.
+LOOKUP_ID = Range(1, 2**31 - 1)
+# How far back a manual history cleanup may reach, in days.
+HISTORY_DAYS = Range(1, 3650)
+QUEUE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
+# Arguments are stored with the job and copied into every run's payload.
+TASK_ARGS_MAX_BYTES = 64 * 1024
+
+
+def has_control_characters(text: str) -> bool:
+    """Control characters other than tab and newlines (a NUL would even break PostgreSQL)."""
+    return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)
+
+
+def number_problem(field: str, value: Any) -> str | None:
+    """Why a whole-number field's value is refused, or None when it fits."""
+    bounds = JOB_NUMBERS[field]
+    if not isinstance(value, int) or isinstance(value, bool):
+        return _("must be a whole number")
+    if not bounds.low <= value <= bounds.high:
+        return _("must be between {low} and {high}").format(low=bounds.low, high=bounds.high)
+    return None
+
+
+def text_problem(value: Any, bounds: Range, *, required: bool = False) -> str | None:
+    """Why a text field's value is refused (type, length, control characters), or None."""
+    if not isinstance(value, str):
+        return _("must be text")
+    if required and not value.strip():
+        return _("must not be blank")
+    if not bounds.low <= len(value) <= bounds.high:
+        return _("must have {low} to {high} characters").format(low=bounds.low, high=bounds.high)
+    if has_control_characters(value):
+        return _("must not contain control characters")
+    return None
+
+
+def task_args_problem(args: Any) -> str | None:
+    """Why the task arguments are too large to store, or None."""
+    size = len(json.dumps(args, separators=(",", ":"), default=str).encode())
+    if size > TASK_ARGS_MAX_BYTES:
+        return _("must be at most {limit} bytes as JSON").format(limit=TASK_ARGS_MAX_BYTES)
+    return None
