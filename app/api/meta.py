@@ -9,7 +9,7 @@ from flask import jsonify
 from app import __version__
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, respond
-from app.api.schemas import (
+from app.api.meta_schemas import (
     CleanupRequest,
     CleanupResponse,
     ExecutionStatusList,

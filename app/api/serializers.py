@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app import signing
-from app.api import ops_schemas, schemas
+from app.api import meta_schemas, ops_schemas, schemas
 from app.models import (
     Execution,
     RetryItem,
@@ -64,14 +64,16 @@ def execution_detail(row: Execution) -> schemas.ExecutionDetail:
     return schemas.ExecutionDetail.model_validate(data)
 
 
-def task_function(row: TaskFunction) -> schemas.TaskFunctionOut:
+def task_function(row: TaskFunction) -> meta_schemas.TaskFunctionOut:
     """A registered task."""
-    return schemas.TaskFunctionOut.model_validate(_columns(row, schemas.TaskFunctionOut, set()))
+    return meta_schemas.TaskFunctionOut.model_validate(
+        _columns(row, meta_schemas.TaskFunctionOut, set())
+    )
 
 
-def instance(row: SchedulerInstance) -> schemas.InstanceOut:
+def instance(row: SchedulerInstance) -> meta_schemas.InstanceOut:
     """A process instance."""
-    return schemas.InstanceOut.model_validate(_columns(row, schemas.InstanceOut, set()))
+    return meta_schemas.InstanceOut.model_validate(_columns(row, meta_schemas.InstanceOut, set()))
 
 
 def retry_item(row: RetryItem) -> ops_schemas.RetryItemOut:
