@@ -94,6 +94,14 @@ def test_limits_the_api_schemas_check_are_checked_by_the_service_too(editor, cha
     assert path in service_fields(editor, **change)
 
 
+@pytest.mark.parametrize("field", ["name", "retry_count", "schedule_config", "is_enabled"])
+def test_an_update_may_not_clear_a_field_that_always_has_a_value(editor, make_job, field):
+    job = make_job(editor)
+    with pytest.raises(Invalid) as refused:
+        jobs.update_job(db.session, editor.user, job.id, {field: None}, utcnow())
+    assert field in refused.value.fields
+
+
 def test_all_bad_fields_are_reported_at_once(editor):
     fields = service_fields(editor, retry_count=-1, jitter_seconds=4000, timezone="Nowhere/Else")
     assert {"retry_count", "jitter_seconds"} <= set(fields)

@@ -93,8 +93,18 @@ _TEXTS = {
 }
 
 
+# Columns that always hold a value: an update may change them, never clear them.
+_NOT_NULL = frozenset(
+    {"name", "schedule_config", "timezone", "overlap_policy", "misfire_policy", "retry_backoff"}
+    | {"is_enabled", *limits.JOB_NUMBERS}
+)
+
+
 def _check_limits(data: dict[str, Any], errors: _Errors) -> None:
     """The limits table, for doors that did not check it already (the API's schemas did)."""
+    for field in _NOT_NULL.intersection(data):
+        if data[field] is None:
+            errors[field] = _("must not be null")
     for field in limits.JOB_NUMBERS:
         if data.get(field) is not None and (problem := limits.number_problem(field, data[field])):
             errors[field] = problem
