@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pytest
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, RetryItem, TriggeredBy, Webhook, utcnow
-from app.services import access, executions, jobs, retry_queue, runs, status, webhooks
-from app.services.errors import Forbidden, NotFound
+from app.services import access, cleanup, executions, jobs, retry_queue, runs, status, webhooks
+from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.runs import Outcome
 from tests.conftest import TEST_REDIS_URL
 
@@ -251,3 +252,31 @@ def test_webhook_visibility_follows_its_job(editor, outsider, admin, make_job):
         "outsider@example.com": set(),
         "admin@example.com": {own, everyone},
     }
+
+
+# --- history cleanup is for admins; a retry survives Redis being down ---------------------------
+
+
+def test_only_admins_clean_up_history_through_service_and_api(api_as, admin, editor):
+    with pytest.raises(Forbidden):
+        cleanup.cleanup_history(db.session, editor.user, 30, utcnow())
+    assert api_as(editor).post("/cleanup", {"olderThanDays": 30}).status_code == 403
+    assert cleanup.cleanup_history(db.session, admin.user, 30, utcnow()) == 0
+    with pytest.raises(Invalid) as refused:
+        cleanup.cleanup_history(db.session, admin.user, 0, utcnow())
+    assert set(refused.value.fields) == {"older_than_days"}
+
+
+def test_retry_now_commits_even_when_redis_is_down(editor, make_job, rec, monkeypatch):
+    item = failed_run(make_job(editor, retry_count=2, retry_delay_seconds=3600))
+
+    def down(*_args, **_kwargs):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(rec, "apply", down)
+    retried = retry_queue.retry_now(db.session, editor.user, item.id, utcnow(), rec)
+    assert not retried.queued and "unreachable" in retried.message
+    db.session.rollback()
+    [attempt] = retried.executions
+    assert db.session.get(Execution, attempt.id).status == "queued"  # reconcile will send it
+    assert db.session.get(RetryItem, item.id).status == "done"

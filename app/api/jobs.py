@@ -165,5 +165,5 @@ def _trigger(job_id: uuid.UUID) -> Any:
 def job_history(job_id: uuid.UUID) -> Any:
     """A page of one job's executions."""
     user = api_user()
-    query = parse_query(HistoryQuery)
-    return history_page(user, query, job_id=jobs.get_job(db.session, user, job_id).id)
+    job = jobs.get_job(db.session, user, job_id)
+    return history_page(user, parse_query(HistoryQuery), job_id=job.id)
