@@ -31,7 +31,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _init_extensions(app)
     _register_blueprints(app)
-    from app import cli, errors, security
+    from app import cli, errors, security, web
+
+    web.register(app)
 
     cli.register(app)
     errors.register(app)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
@@ -14,8 +15,11 @@ from app.auth.forms import LoginForm
 from app.extensions import db, limiter, login_manager
 from app.models import User
 from app.services import accounts
+from app.web.redirects import safe_local_path
 
 login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please sign in to open this page.")
+login_manager.localize_callback = str  # evaluate the lazy message in the request's language
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
@@ -34,11 +38,7 @@ def _login_limit() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only follow a relative path on this site after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("auth.home")
+    return safe_local_path(target, url_for("jobs.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,7 +46,7 @@ def _safe_next(target: str | None) -> str:
 def login() -> str | Response:
     """Show the login form and sign the user in."""
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("jobs.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -56,7 +56,7 @@ def login() -> str | Response:
             db.session.commit()
             login_user(user)
             return redirect(_safe_next(form.next.data))
-        flash("Wrong e-mail or password.", "error")
+        flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)
 
 
@@ -65,12 +65,5 @@ def login() -> str | Response:
 def logout() -> Response:
     """Sign out (POST, so a link elsewhere cannot sign you out)."""
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/")
-@login_required  # type: ignore[untyped-decorator]
-def home() -> str:
-    """Landing page after sign-in."""
-    return render_template("auth/home.html")
