@@ -118,7 +118,7 @@ def test_row_shows_schedule_ltr_zone_next_run_and_status(client, signed_in_edito
     assert '<bdi dir="ltr" class="ltr">30 2 * * *</bdi>' in html
     assert '<bdi dir="ltr" class="ltr">Europe/Berlin</bdi>' in html
     assert re.search(r"<time datetime=\"[^\"]+\"[^>]*>in \d+ (hours?|minutes?)</time>", html)
-    badge = r'data-status="active"><span class="badge-icon" aria-hidden="true">●</span>Active'
+    badge = r'data-status="active"><svg class="icon"[^>]*aria-hidden="true"[^>]*>.*?</svg>Active'
     assert re.search(badge, html)
 
 
