@@ -32,6 +32,13 @@ def test_anonymous_user_is_sent_to_login(client, path):
     assert response.headers["Location"].startswith("/login?next=")
 
 
+def test_htmx_request_after_sign_out_loads_the_login_page_whole(client):
+    response = client.get("/?q=night", headers=PARTIAL)
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login?next=")
+    assert "q%3Dnight" in response.headers["HX-Redirect"]
+
+
 def test_full_page_has_the_shell_the_search_form_and_the_table(client, signed_in_editor, make_job):
     make_job(signed_in_editor, name="Nightly report")
     response = client.get("/jobs")

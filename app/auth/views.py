@@ -8,8 +8,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.utils import login_url
 from werkzeug.wrappers import Response
 
+from app import htmx
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db, limiter, login_manager
@@ -19,7 +21,6 @@ from app.web.redirects import safe_local_path
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Please sign in to open this page.")
-login_manager.localize_callback = str  # evaluate the lazy message in the request's language
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
@@ -29,6 +30,22 @@ def load_user(user_id: str) -> User | None:
         return db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
+
+
+@login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
+def unauthorized() -> Response:
+    """Send a signed-out visitor to the login page, and back here afterwards.
+
+    An htmx request (a search after the session ended) must not swap the login
+    page into a table: it gets a 401 whose ``HX-Redirect`` loads the page whole.
+    """
+    target = login_url("auth.login", next_url=request.url)
+    if htmx.is_partial_request():
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = target
+        return response
+    flash(str(login_manager.login_message), "info")
+    return redirect(target)
 
 
 def _login_limit() -> str:

@@ -27,6 +27,15 @@
     savePreference({ browser_zone: browserZone });
   }
 
+  // After htmx pushes a new URL (a search, a page), the shell's preference
+  // forms must bring the user back to that URL, not to the one first loaded.
+  body.addEventListener("htmx:pushedIntoHistory", function () {
+    var here = location.pathname + location.search;
+    var action = body.dataset.preferencesUrl;
+    document.querySelectorAll('form[action="' + action + '"] input[name="next"]')
+      .forEach(function (input) { input.value = here; });
+  });
+
   // --- Theme toggle: flip at once, then remember it. ---------------------------
   function shownTheme() {
     var set = document.documentElement.dataset.theme;

@@ -116,9 +116,13 @@ def test_sort_and_page_through_htmx_keep_state_in_the_url(open_page, live_server
 
 def test_language_switch_flips_direction_and_back(open_page, live_server, screenshot):
     page = signed_in_page(open_page, live_server, "en-light")
+    page.locator("#jobs-q").fill("Report 1")
+    page.wait_for_url(re.compile(r"\?q=Report(\+|%20)1$"), wait_until="commit")
     page.get_by_role("button", name="العربية").click()
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
-    expect(page.locator("#jobs-count")).to_contain_text("مهمة")
+    assert re.search(r"\?q=Report(\+|%20)1$", page.url)  # back on the searched page
+    expect(rows(page)).to_have_count(10)
+    expect(page.locator("#jobs-count")).to_contain_text("10 مهام تطابق")  # the "few" form
     check_axe(page)
     screenshot(page, "jobs-ar-light")
     page.get_by_role("button", name="English").click()
