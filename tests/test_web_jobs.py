@@ -22,7 +22,7 @@ def signed_in_editor(client, editor):
 
 def names_in(html: str) -> list[str]:
     """Job names in table order (the row header cells)."""
-    return re.findall(r'<th scope="row"[^>]*>([^<]+)</th>', html)
+    return re.findall(r'<th scope="row"[^>]*><bdi>([^<]+)</bdi></th>', html)
 
 
 @pytest.mark.parametrize("path", ["/", "/jobs"])
@@ -74,7 +74,13 @@ def test_search_filters_by_name_and_keeps_the_query_in_the_form(client, signed_i
     html = client.get("/jobs?q=SYNC").get_data(as_text=True)
     assert names_in(html) == ["Hourly sync"]
     assert 'value="SYNC"' in html
-    assert "1 job matches" in html
+    assert "1 job matches “<bdi>SYNC</bdi>”." in html
+
+
+def test_search_text_is_escaped_in_the_count(client, signed_in_editor):
+    html = client.get("/jobs", query_string={"q": "<b>x</b>"}).get_data(as_text=True)
+    assert "<b>x</b>" not in html
+    assert "“<bdi>&lt;b&gt;x&lt;/b&gt;</bdi>”" in html
 
 
 def test_sort_by_name_descending_and_by_next_run(client, signed_in_editor, make_job):
