@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask_babel import force_locale, ngettext
@@ -39,8 +40,8 @@ def arabic():
         return read_po(handle, locale="ar")
 
 
-def test_every_extracted_string_has_an_arabic_translation(tmp_path):
-    template, catalogue = extracted(tmp_path), arabic()
+def catalogue_problems(template: Catalog, catalogue: Catalog) -> list[str]:
+    """Every msgid of ``template`` that ``catalogue`` lacks, leaves empty or marks fuzzy."""
     problems = []
     for message in template:
         if not message.id:
@@ -52,8 +53,30 @@ def test_every_extracted_string_has_an_arabic_translation(tmp_path):
             problems.append(f"fuzzy: {message.id!r}")
         elif not all(found.string if isinstance(found.string, tuple) else [found.string]):
             problems.append(f"untranslated: {message.id!r}")
+    return problems
+
+
+def test_every_extracted_string_has_an_arabic_translation(tmp_path):
+    template = extracted(tmp_path)
     assert len(template) > 50  # the extraction really ran over the templates and the code
-    assert problems == []
+    assert catalogue_problems(template, arabic()) == []
+
+
+def test_the_catalogue_check_finds_missing_fuzzy_and_empty_strings():
+    template = Catalog()
+    for msgid in ("Kept", "Gone", "Guess", "Blank", ("One job", "Jobs")):
+        template.add(msgid)
+    catalogue = Catalog(locale="ar")
+    catalogue.add("Kept", "محفوظ")
+    catalogue.add("Guess", "تخمين", flags=["fuzzy"])
+    catalogue.add("Blank", "")
+    catalogue.add(("One job", "Jobs"), ("", "مهمة", "مهمتان", "مهام", "مهمة", "مهمة"))
+    assert catalogue_problems(template, catalogue) == [
+        "missing: 'Gone'",
+        "fuzzy: 'Guess'",
+        "untranslated: 'Blank'",
+        "untranslated: ('One job', 'Jobs')",
+    ]
 
 
 def test_plural_strings_have_all_six_arabic_forms():
