@@ -20,7 +20,7 @@ TEST_STEPS := lint typecheck schemathesis test-sqlite test-postgres test-browser
 REPORTS := reports
 
 .PHONY: help venv install run services lint typecheck test test-sqlite test-postgres \
-	test-browser schemathesis clean
+	test-browser schemathesis clean translations
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,14 @@ test: $(STAMP) ## Every check in order, stopping at the first failure
 	done; \
 	printf '\n'; $(BIN)/python scripts/test_summary.py $(REPORTS)/*.xml; \
 	printf '==> all checks passed\n'
+
+# The compiled .mo files are committed (tests/test_i18n.py fails when one is out of date
+# with its .po), so running or testing Almanac needs no compile step.
+POT := translations/messages.pot
+translations: $(STAMP) ## Extract strings, update the .po files, compile the .mo files
+	$(BIN)/pybabel extract -F babel.cfg -k _l -w 100 --project=Almanac -o $(POT) app templates templates/_macros
+	$(BIN)/pybabel update -i $(POT) -d translations -w 100
+	$(BIN)/pybabel compile -d translations --statistics
 
 clean: ## Remove caches and reports (keeps .venv and instance/)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis .schemathesis htmlcov schemathesis-report $(REPORTS) \

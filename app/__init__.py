@@ -31,10 +31,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update(config)
     _init_extensions(app)
     _register_blueprints(app)
-    from app import cli, errors
+    from app import cli, errors, security, web
+
+    web.register(app)
 
     cli.register(app)
     errors.register(app)
+    security.register(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app
 

@@ -6,6 +6,8 @@ import logging
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,6 +15,26 @@ from app.api.errors import ApiError, error_response, handle_api_error, service_e
 from app.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
+
+# Pages show these (translated) instead of werkzeug's English defaults.
+_PAGE_TEXT = {
+    400: (_l("Bad request"), _l("The request could not be understood.")),
+    403: (_l("Forbidden"), _l("You may not open this page.")),
+    404: (_l("Page not found"), _l("There is no page at this address.")),
+    405: (_l("Method not allowed"), _l("This page does not accept that kind of request.")),
+    413: (_l("Too large"), _l("What was sent is too large.")),
+    429: (_l("Too many requests"), _l("Too many attempts; wait a minute and try again.")),
+    500: (_l("Something went wrong"), _l("The error was logged; try again in a moment.")),
+}
+
+
+def _page_text(error: HTTPException) -> tuple[str, str]:
+    """Title and message for an error page: ours unless the view gave its own message."""
+    code = error.code or 500
+    title, message = _PAGE_TEXT.get(code, (error.name, error.description or ""))
+    if error.description and error.description != type(error).description:
+        message = error.description
+    return str(title), str(message)
 
 
 def _wants_json() -> bool:
@@ -25,15 +47,13 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     if _wants_json():
         return error_response(code, error.description or error.name)  # type: ignore[no-any-return]
-    page = render_template(
-        "errors/error.html", code=code, title=error.name, message=error.description
-    )
-    return page, code
+    title, message = _page_text(error)
+    return render_template("errors/error.html", code=code, title=title, message=message), code
 
 
 def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
     """A missing or stale CSRF token is a 400 with a plain explanation."""
-    error.description = "The form was stale or tampered with; reload the page and try again."
+    error.description = _("The form was stale or tampered with; reload the page and try again.")
     return handle_http_error(error)
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.utils import login_url
 from werkzeug.wrappers import Response
 
+from app import htmx
 from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db, limiter, login_manager
 from app.models import User
 from app.services import accounts
+from app.web.redirects import safe_local_path
 
 login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Please sign in to open this page.")
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
@@ -27,6 +32,22 @@ def load_user(user_id: str) -> User | None:
         return None
 
 
+@login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
+def unauthorized() -> Response:
+    """Send a signed-out visitor to the login page, and back here afterwards.
+
+    An htmx request (a search after the session ended) must not swap the login
+    page into a table: it gets a 401 whose ``HX-Redirect`` loads the page whole.
+    """
+    target = login_url("auth.login", next_url=request.url)
+    if htmx.is_partial_request():
+        response = Response(status=401)
+        response.headers["HX-Redirect"] = target
+        return response
+    flash(str(login_manager.login_message), "info")
+    return redirect(target)
+
+
 def _login_limit() -> str:
     """The login rate limit, read at request time from config."""
     return str(current_app.config["LOGIN_RATE_LIMIT"])
@@ -34,11 +55,7 @@ def _login_limit() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only follow a relative path on this site after login (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and "\\" not in target:
-            return target
-    return url_for("auth.home")
+    return safe_local_path(target, url_for("jobs.index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,7 +63,7 @@ def _safe_next(target: str | None) -> str:
 def login() -> str | Response:
     """Show the login form and sign the user in."""
     if current_user.is_authenticated:
-        return redirect(url_for("auth.home"))
+        return redirect(url_for("jobs.index"))
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -56,7 +73,7 @@ def login() -> str | Response:
             db.session.commit()
             login_user(user)
             return redirect(_safe_next(form.next.data))
-        flash("Wrong e-mail or password.", "error")
+        flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)
 
 
@@ -65,12 +82,5 @@ def login() -> str | Response:
 def logout() -> Response:
     """Sign out (POST, so a link elsewhere cannot sign you out)."""
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
-
-
-@bp.route("/")
-@login_required  # type: ignore[untyped-decorator]
-def home() -> str:
-    """Landing page after sign-in."""
-    return render_template("auth/home.html")

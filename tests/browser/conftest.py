@@ -3,17 +3,31 @@
 Run with ``pytest -m browser``. Chromium is the Debian package at
 /usr/bin/chromium; when it is missing the tests fail (CI installs it) rather
 than skip.
+
+Every page opened through the fixtures here fails its test on a console error,
+an uncaught exception or a response >= 400 (unless the test says it expects
+that status). ``open_page(kind)`` gives the four ways people see Almanac:
+English light, Arabic dark, a 375 px phone, and JavaScript off.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Error,
+    Page,
+    Response,
+    sync_playwright,
+)
 from werkzeug.serving import make_server
 
 from app.extensions import db
@@ -31,7 +45,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
 USER_EMAIL = "browser@example.com"
+
+# The four ways the pages are checked: options for Browser.new_context, plus the language
+# preference to store (Arabic also through the preference, not only Accept-Language).
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "en-light": {"locale": "en-US", "color_scheme": "light"},
+    "ar-dark": {"locale": "ar", "color_scheme": "dark", "lang": "ar"},
+    "phone": {"locale": "en-US", "viewport": {"width": 375, "height": 812}, "is_mobile": True},
+    "nojs": {"locale": "en-US", "java_script_enabled": False},
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before ``-m "not browser"`` deselects by marker
@@ -53,8 +77,8 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """Almanac on a fresh SQLite file, served by werkzeug on a free port."""
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app behind the live server (tests use it to add jobs)."""
     database = tmp_path_factory.mktemp("browser-db") / "almanac.db"
     # SERVER_NAME would make Flask answer 404 to requests for 127.0.0.1:<port>; the
     # login rate limit has its own tests and must not trip as browser tests are added.
@@ -64,7 +88,15 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         catalog.ensure_catalog(db.session)
         accounts.create_user(db.session, USER_EMAIL, PASSWORD, "editor")
         db.session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Any) -> Iterator[LiveServer]:
+    """Almanac on a fresh SQLite file, served by werkzeug on a free port."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -72,8 +104,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.shutdown()
         thread.join(timeout=10)
-        with app.app_context():
-            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +122,10 @@ def browser() -> Iterator[Browser]:
 
 @dataclass
 class PageErrors:
-    """Console errors and uncaught exceptions seen on a page."""
+    """Console errors, uncaught exceptions and failed responses seen on the pages of a test."""
 
     messages: list[str] = field(default_factory=list)
+    expected_statuses: set[int] = field(default_factory=set)
 
     def console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -103,32 +134,92 @@ class PageErrors:
     def page_error(self, error: Error) -> None:
         self.messages.append(f"pageerror: {error}")
 
+    def response(self, response: Response) -> None:
+        if response.status >= 400 and response.status not in self.expected_statuses:
+            self.messages.append(f"response: {response.status} {response.url}")
+
+    def expect_status(self, status: int) -> None:
+        """This test means to see ``status`` (its console line is expected too)."""
+        self.expected_statuses.add(status)
+
+    def watch(self, target: Page) -> Page:
+        target.on("console", self._console_unless_expected)
+        target.on("pageerror", self.page_error)
+        target.on("response", self.response)
+        return target
+
+    def _console_unless_expected(self, message: ConsoleMessage) -> None:
+        # Chromium logs every 4xx/5xx document as "Failed to load resource".
+        if any(f"status of {status}" in message.text for status in self.expected_statuses):
+            return
+        self.console(message)
+
 
 @pytest.fixture
-def page_errors() -> PageErrors:
-    return PageErrors()
+def page_errors() -> Iterator[PageErrors]:
+    """Collected errors; the test fails at teardown if there are any."""
+    errors = PageErrors()
+    yield errors
+    assert errors.messages == [], "the page reported errors:\n" + "\n".join(errors.messages)
 
 
 @pytest.fixture
-def page(browser: Browser, page_errors: PageErrors) -> Iterator[Page]:
-    """A fresh browser context (no cookies) and page, collecting errors."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    new_page = context.new_page()
-    new_page.set_default_timeout(10_000)
-    new_page.on("console", page_errors.console)
-    new_page.on("pageerror", page_errors.page_error)
-    yield new_page
-    context.close()
+def open_page(browser: Browser, page_errors: PageErrors) -> Iterator[Callable[..., Page]]:
+    """``open_page(kind)`` → a watched page in a fresh context of that kind (see CONTEXTS)."""
+    contexts: list[BrowserContext] = []
+
+    def factory(kind: str = "en-light") -> Page:
+        options = {k: v for k, v in CONTEXTS[kind].items() if k != "lang"}
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        context = browser.new_context(**options)
+        contexts.append(context)
+        new_page = context.new_page()
+        new_page.set_default_timeout(10_000)
+        return page_errors.watch(new_page)
+
+    yield factory
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
-def screenshot() -> object:
-    """``screenshot(page, name)`` saves a full-page PNG under screenshots/."""
+def page(open_page: Callable[..., Page]) -> Page:
+    """A fresh English, light, desktop page (no cookies)."""
+    return open_page("en-light")
 
-    def save(target: Page, name: str) -> Path:
+
+@pytest.fixture
+def screenshot() -> Callable[..., Path]:
+    """``screenshot(page, name)`` saves a PNG (full page by default) under screenshots/."""
+
+    def save(target: Page, name: str, full_page: bool = True) -> Path:
         SCREENSHOTS.mkdir(exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        target.screenshot(path=str(path), full_page=True)
+        target.screenshot(path=str(path), full_page=full_page)
         return path
 
     return save
+
+
+AXE_PATH = "/__tests__/axe.min.js"
+
+
+def check_axe(target: Page) -> None:
+    """Run axe-core in the page; fail on any serious or critical violation.
+
+    The pages forbid inline script (CSP ``script-src 'self'``), so axe is
+    added as a same-origin ``<script src>`` whose answer Playwright serves
+    from tests/browser/vendor; the app never serves it.
+    """
+    if not target.evaluate("() => Boolean(window.axe)"):
+        target.route(f"**{AXE_PATH}", lambda route: route.fulfill(path=str(AXE)))
+        origin = target.evaluate("() => location.origin")
+        target.add_script_tag(url=origin + AXE_PATH)
+    results = target.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} — "
+        + "; ".join(str(node["target"]) for node in v["nodes"][:5])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], "axe found:\n" + "\n".join(bad)

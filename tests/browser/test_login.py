@@ -4,37 +4,25 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-PHONE = {"width": 390, "height": 844}
+from tests.browser.pages import assert_no_horizontal_scroll, settle, sign_in
+
+PHONE = {"width": 375, "height": 812}
 
 
-def sign_in(page: Page, url: str, email: str, password: str) -> None:
-    """Fill in the login form and submit it like a person would."""
-    page.goto(f"{url}/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
-def test_login_through_the_form_lands_on_home_showing_email(page, live_server, screenshot):
+def test_login_through_the_form_lands_on_jobs_showing_email(page, live_server, screenshot):
     sign_in(page, live_server.url, live_server.email, live_server.password)
     page.wait_for_url(f"{live_server.url}/")
-    expect(page.get_by_role("heading", level=1)).to_contain_text(live_server.email)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Jobs")
     expect(page.locator("header")).to_contain_text(live_server.email)
     screenshot(page, "home")
 
 
 def test_wrong_password_shows_the_error(page, live_server, screenshot):
     sign_in(page, live_server.url, live_server.email, "not the password")
-    expect(page.get_by_role("alert")).to_have_text("Wrong e-mail or password.")
+    expect(page.get_by_role("alert")).to_contain_text("Wrong e-mail or password.")
     assert page.url == f"{live_server.url}/login"
     expect(page.get_by_label("E-mail")).to_have_value(live_server.email)
     screenshot(page, "login-wrong-password")
-
-
-def settle(page: Page) -> None:
-    """Let late requests (the favicon) and timers finish so their errors are seen."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(500)
 
 
 def test_login_and_home_pages_have_no_console_errors(page, live_server, page_errors, screenshot):
@@ -53,21 +41,12 @@ def test_sign_out_button_returns_to_login(page, live_server):
     page.wait_for_url(f"{live_server.url}/")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server.url}/login")
-    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    expect(page.get_by_role("status")).to_contain_text("You are signed out.")
     page.goto(f"{live_server.url}/")
     assert page.url.startswith(f"{live_server.url}/login")
 
 
-def assert_no_horizontal_scroll(page: Page) -> int:
-    """The page is no wider than the viewport; returns the viewport width."""
-    scroll_width, inner_width = page.evaluate(
-        "[document.documentElement.scrollWidth, window.innerWidth]"
-    )
-    assert scroll_width <= inner_width
-    return int(inner_width)
-
-
-def test_login_form_fits_a_phone_without_horizontal_scroll(page, live_server, screenshot):
+def test_login_form_fits_a_phone_without_horizontal_scroll(page: Page, live_server, screenshot):
     page.set_viewport_size(PHONE)
     page.goto(f"{live_server.url}/login")
     screenshot(page, "login-phone")
@@ -76,14 +55,3 @@ def test_login_form_fits_a_phone_without_horizontal_scroll(page, live_server, sc
         box = control.bounding_box()
         assert box is not None
         assert box["x"] >= 0 and box["x"] + box["width"] <= inner_width
-
-
-def test_home_fits_a_phone_without_horizontal_scroll(page, live_server, screenshot):
-    page.set_viewport_size(PHONE)
-    sign_in(page, live_server.url, live_server.email, live_server.password)
-    page.wait_for_url(f"{live_server.url}/")
-    screenshot(page, "home-phone")
-    inner_width = assert_no_horizontal_scroll(page)
-    box = page.get_by_role("button", name="Sign out").bounding_box()
-    assert box is not None
-    assert box["x"] + box["width"] <= inner_width

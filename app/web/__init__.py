@@ -1,0 +1,14 @@
+"""Browser pages: the shell's preferences and the jobs table (more pages join here)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register(app: Flask) -> None:
+    """Bind Babel and attach the web blueprints."""
+    from app.web import i18n, jobs, preferences
+
+    i18n.register(app)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(preferences.bp)

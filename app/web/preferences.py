@@ -1,0 +1,43 @@
+"""POST /preferences: language, display zone and theme for this session."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, session, url_for
+from werkzeug.wrappers import Response
+
+from app.web import i18n
+from app.web.forms import ZONE_OTHER, PreferencesForm
+from app.web.redirects import safe_local_path
+
+bp = Blueprint("preferences", __name__)
+
+
+def _save(form: PreferencesForm) -> None:
+    """Store only the fields this form sent (the language switch sends only ``lang``)."""
+    if form.lang.data:
+        session[i18n.LANG_KEY] = form.lang.data
+    if form.theme.data:
+        session[i18n.THEME_KEY] = form.theme.data
+    if form.zone.data:
+        zone = form.zone_name.data.strip() if form.zone.data == ZONE_OTHER else form.zone.data
+        session[i18n.ZONE_KEY] = zone
+    if form.browser_zone.data:
+        session[i18n.BROWSER_ZONE_KEY] = form.browser_zone.data
+
+
+@bp.route("/preferences", methods=["POST"])
+def save() -> Response:
+    """Save the choices and go back where the user was (POST-redirect-GET; no JS needed)."""
+    form = PreferencesForm()
+    back = safe_local_path(form.next.data, url_for("jobs.index"))
+    if form.validate_on_submit():
+        _save(form)
+        if form.silent.data:  # the own script sending the browser's zone in the background
+            return Response(status=204)
+    else:
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        if form.silent.data:
+            return Response(status=400)
+    return redirect(back, code=303)

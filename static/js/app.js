@@ -1,0 +1,142 @@
+// Almanac's one own script: what htmx cannot do, under `script-src 'self'`.
+// Dialogs, toasts, polling pause, the browser's time zone, the theme toggle and
+// confirmations. Every page works without it; it only makes them smoother.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var body = document.body;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  // --- Preferences sent in the background (the server answers 204). ---------
+  function savePreference(fields) {
+    var data = new URLSearchParams(fields);
+    data.set("csrf_token", csrf);
+    data.set("silent", "1");
+    return fetch(body.dataset.preferencesUrl, {
+      method: "POST", body: data, credentials: "same-origin",
+    });
+  }
+
+  // The browser's zone is read once and sent once; the server stores it in the
+  // session, so the next page shows times in it (this one says which zone it used).
+  var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  document.querySelectorAll("[data-browser-zone]").forEach(function (input) {
+    input.value = browserZone;
+  });
+  if (body.hasAttribute("data-detect-zone") && browserZone) {
+    savePreference({ browser_zone: browserZone });
+  }
+
+  // After htmx pushes a new URL (a search, a page), the shell's preference
+  // forms must bring the user back to that URL, not to the one first loaded.
+  body.addEventListener("htmx:pushedIntoHistory", function () {
+    var here = location.pathname + location.search;
+    var action = body.dataset.preferencesUrl;
+    document.querySelectorAll('form[action="' + action + '"] input[name="next"]')
+      .forEach(function (input) { input.value = here; });
+  });
+
+  // --- Theme toggle: flip at once, then remember it. ---------------------------
+  function shownTheme() {
+    var set = document.documentElement.dataset.theme;
+    if (set) return set;
+    return window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-theme-toggle")) return;
+    event.preventDefault();
+    var next = shownTheme() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    savePreference({ theme: next });
+  });
+
+  // --- Dialogs: data-dialog-open="id" opens, data-dialog-close closes. -------
+  // showModal traps focus and Esc closes; focus goes back to the opener.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog-open]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.dialogOpen);
+      if (dialog) {
+        event.preventDefault();
+        dialog.addEventListener("close", function () { opener.focus(); }, { once: true });
+        dialog.showModal();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-dialog-close]");
+    if (closer && closer.closest("dialog")) {
+      event.preventDefault();
+      closer.closest("dialog").close();
+    }
+  });
+
+  // --- Confirm forms marked data-confirm in a <dialog>, not window.confirm. ---
+  // Runs in the capture phase, before htmx sees the submit; a confirmed form is
+  // submitted again with a flag so it passes through (htmx or plain).
+  var confirmDialog = document.getElementById("confirm-dialog");
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-confirm") || !confirmDialog) return;
+    if (form.dataset.confirmed === "yes") { delete form.dataset.confirmed; return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    var submitter = event.submitter;
+    confirmDialog.querySelector("[data-confirm-message]").textContent = form.dataset.confirm;
+    confirmDialog.returnValue = "";
+    confirmDialog.addEventListener("close", function () {
+      (submitter || form).focus();
+      if (confirmDialog.returnValue !== "ok") return;
+      form.dataset.confirmed = "yes";
+      form.requestSubmit(submitter || undefined);
+    }, { once: true });
+    confirmDialog.showModal();
+  }, true);
+
+  // --- Toasts: flashed messages and HX-Trigger {"toast": {message, level}}. ---
+  var toasts = document.getElementById("toasts");
+  function dismissLater(toast) {
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", toasts.dataset.closeLabel || "×");
+    close.textContent = "×";
+    close.addEventListener("click", function () { toast.remove(); });
+    toast.appendChild(close);
+    // Errors stay until closed; other messages leave after a while.
+    if (toast.getAttribute("role") !== "alert") {
+      setTimeout(function () { toast.remove(); }, 8000);
+    }
+  }
+  function showToast(message, level) {
+    var toast = document.createElement("p");
+    toast.className = "flash flash-" + (level || "info");
+    toast.setAttribute("role", level === "error" ? "alert" : "status");
+    toast.textContent = message;
+    toasts.appendChild(toast);
+    dismissLater(toast);
+  }
+  if (toasts) {
+    toasts.classList.add("toasts-floating");
+    toasts.querySelectorAll(".flash").forEach(dismissLater);
+    body.addEventListener("toast", function (event) {
+      var detail = event.detail || {};
+      if (detail.value) detail = detail.value;  // htmx wraps a non-object payload
+      if (detail.message) showToast(detail.message, detail.level);
+    });
+  }
+
+  // --- Polling pauses while the tab is hidden. -------------------------------
+  // Elements polled with hx-trigger="every …" keep their timer, but requests
+  // are cancelled while hidden; the first tick after the tab shows again fetches.
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    var trigger = event.detail.elt.getAttribute("hx-trigger") || "";
+    if (document.hidden && /(^|,)\s*every\s/.test(trigger)) event.preventDefault();
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !window.htmx) return;
+    document.querySelectorAll('[hx-trigger*="every "]').forEach(function (element) {
+      window.htmx.trigger(element, "almanac:visible");
+    });
+  });
+})();

@@ -1,0 +1,65 @@
+"""Helpers the browser tests share: sign in, wait, check layout, run axe without JS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Page, Route
+
+from tests.browser.conftest import CONTEXTS, check_axe
+
+
+def sign_in(page: Page, url: str, email: str, password: str) -> None:
+    """Fill in the login form and submit it like a person would (any language)."""
+    page.goto(f"{url}/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    page.locator("main form button[type=submit]").click()
+
+
+def signed_in_page(open_page: Callable[..., Page], live_server, kind: str) -> Page:
+    """A page of ``kind`` signed in on the jobs page, with its language preference saved."""
+    page = open_page(kind)
+    sign_in(page, live_server.url, live_server.email, live_server.password)
+    page.wait_for_url(f"{live_server.url}/")
+    lang = CONTEXTS[kind].get("lang")
+    if lang:
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        page.request.post(
+            f"{live_server.url}/preferences", form={"csrf_token": token or "", "lang": lang}
+        )
+        page.reload()
+    return page
+
+
+def settle(page: Page) -> None:
+    """Let late requests (the favicon, the zone sent in the background) finish."""
+    page.wait_for_load_state("networkidle")
+
+
+def assert_no_horizontal_scroll(page: Page) -> int:
+    """The page is no wider than the viewport; returns the viewport width."""
+    scroll_width, inner_width = page.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= inner_width
+    return int(inner_width)
+
+
+def _empty_script(route: Route) -> None:
+    route.fulfill(status=200, content_type="text/javascript", body="")
+
+
+def check_axe_as_without_js(open_page: Callable[..., Page], nojs_page: Page) -> None:
+    """axe needs JavaScript: check the same URL and session with the page's own scripts emptied.
+
+    The DOM is then exactly what a browser without JavaScript shows (no ``js``
+    class, no htmx processing), and axe can run in it.
+    """
+    page = open_page("en-light")
+    page.context.add_cookies(nojs_page.context.cookies())
+    page.route("**/static/js/app.js", _empty_script)
+    page.route("**/static/vendor/**/*.js", _empty_script)
+    page.goto(nojs_page.url)
+    assert "js" not in (page.locator("html").get_attribute("class") or "")
+    check_axe(page)
