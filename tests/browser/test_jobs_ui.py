@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import User
-from app.services import jobs
+from app.services import access, jobs
 from tests.browser.conftest import USER_EMAIL, check_axe
 from tests.browser.pages import (
     assert_no_horizontal_scroll,
@@ -31,7 +31,7 @@ def seeded_jobs(live_app):
     now = datetime.now(UTC)
     with live_app.app_context():
         user = db.session.scalar(select(User).where(User.email == USER_EMAIL))
-        if db.session.scalar(jobs.visible_jobs(user).limit(1)) is None:
+        if db.session.scalar(access.visible_jobs(user).limit(1)) is None:
             for number in range(JOB_COUNT):
                 fields = {"name": f"Report {number:02d}", "task_function": "noop"}
                 if number % 2:
