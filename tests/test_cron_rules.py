@@ -12,6 +12,7 @@ import pytest
 from cronsim import CronSim
 
 from app import cronfields
+from app.services import schedule
 from app.timemath import CronTrigger, ScheduleError, describe_days, fire_times, parse_trigger
 
 LONDON = ZoneInfo("Europe/London")
@@ -390,3 +391,54 @@ def test_chatham_quarter_hour_zone_gap_and_fold():
 def test_times_are_utc_and_increasing_across_the_chatham_fold():
     times = fire_times(cron("*/30 * * * *"), CHATHAM, datetime(2026, 4, 4, 12, 0, tzinfo=UTC), 8)
     assert all(b - a == timedelta(minutes=30) for a, b in pairwise(times))
+
+
+# --- one reading everywhere: preview API, CLI, scheduler ------------------------------------
+
+
+def test_preview_api_reads_the_day_rule_and_says_it(api_as, viewer):
+    body = {
+        "jobType": "cron",
+        "scheduleConfig": {"expression": "* 3 */14 * 2-6"},
+        "timezone": "Asia/Tehran",
+        "startDate": "2028-03-20T00:00:00",
+        "count": 1,
+    }
+    response = api_as(viewer).post("/schedule-preview", body)
+    assert response.status_code == 200, response.json
+    assert response.json["fireTimes"][0]["local"].startswith("2028-03-29T03:00:00")
+    assert response.json["description"] == "on days 1, 15 and 29 if it is Tuesday\u2013Saturday"
+
+
+def test_preview_api_has_no_description_for_intervals(api_as, viewer):
+    body = {"jobType": "interval", "scheduleConfig": {"minutes": 5}, "count": 1}
+    assert api_as(viewer).post("/schedule-preview", body).json["description"] is None
+
+
+def test_preview_api_refuses_a_backwards_range(api_as, viewer):
+    body = {"jobType": "cron", "scheduleConfig": {"expression": "0 5-3 * * *"}}
+    response = api_as(viewer).post("/schedule-preview", body)
+    assert response.status_code == 422
+    assert "backwards" in response.json["error"]["fields"]["scheduleConfig.expression"]
+
+
+def test_cli_prints_times_then_the_days_on_stderr(runner):
+    args = ["schedule-preview", "--type", "cron", "--expr", "0 9 * * 1-1"]
+    result = runner.invoke(args=[*args, "--start", "2026-01-01T00:00:00", "--count", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "2026-01-05T09:00:00Z\n2026-01-12T09:00:00Z\n"
+    assert result.stderr == "Runs on Mondays.\n"
+
+
+def test_scheduler_uses_the_same_reading(make_job, editor):
+    job = make_job(
+        editor,
+        job_type="cron",
+        schedule_config={"expression": "5-5 9 * * *"},
+        now=datetime(2099, 1, 1, tzinfo=UTC),
+    )
+    after = datetime(2099, 1, 1, tzinfo=UTC)
+    assert schedule.upcoming(job, after, 2) == [
+        datetime(2099, 1, 1, 9, 5, tzinfo=UTC),
+        datetime(2099, 1, 2, 9, 5, tzinfo=UTC),
+    ]

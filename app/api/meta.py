@@ -67,7 +67,12 @@ def schedule_preview() -> Any:
         trigger, zone, after, body.count, anchor=start or now, start=start, end=end
     )
     fire = [FireTime(utc=t, local=t.astimezone(zone).isoformat()) for t in times]
-    return respond(PreviewResponse(timezone=zone.key, fire_times=fire))
+    days = (
+        timemath.describe_days(trigger.expression)
+        if isinstance(trigger, timemath.CronTrigger)
+        else None
+    )
+    return respond(PreviewResponse(timezone=zone.key, fire_times=fire, description=days))
 
 
 @spec.route(

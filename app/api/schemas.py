@@ -339,10 +339,13 @@ class FireTime(ApiModel):
 
 
 class PreviewResponse(ApiModel):
-    """The next fire times."""
+    """The next fire times, and for cron the days it runs on in words."""
 
     timezone: str
     fire_times: list[FireTime]
+    description: str | None = Field(
+        default=None, description='Cron only: e.g. "on days 1 and 15, or on Mondays".'
+    )
 
 
 class TaskFunctionOut(ApiModel):
