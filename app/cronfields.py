@@ -1,4 +1,4 @@
-"""Read cron fields the way crontab(5) does, and hand croniter an unambiguous copy.
+"""Read cron expressions the way crontab(5) does, and hand croniter an unambiguous copy.
 
 croniter does the calendar search, but it reads some fields differently from cron: an
 equal range such as ``4-4`` as a wildcard, a backwards range such as ``5-3`` as a wrap
@@ -32,6 +32,19 @@ _NAMES = {
     MONTH: {name: number for number, name in enumerate(_MONTHS, start=1)},
     WEEKDAY: {name: number for number, name in enumerate(_WEEKDAYS)},
 }
+
+_MAX_LENGTH = 200
+_ALIASES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+# Hashed (H) and random (R) values depend on a seed, so fire times would not be reproducible.
+_SEEDED_TOKENS = frozenset({"h", "r"})
 
 _ITEM = re.compile(r"(\*|[0-9a-z]+(?:-[0-9a-z]+)?)(?:/([0-9]+))?", re.IGNORECASE)
 _NEAREST_WEEKDAY = re.compile(r"([0-9]+)w", re.IGNORECASE)
@@ -101,9 +114,27 @@ class CronSpec:
         return " ".join(self.fields[kind].for_croniter() for kind in order)
 
 
+def normalize(raw: object) -> str:
+    """Check the shape of a cron expression and return it single-spaced, aliases expanded."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise CronSyntaxError("The cron expression must be a non-empty string.")
+    if len(raw) > _MAX_LENGTH or any(char in raw for char in "\x00\r\n"):
+        raise CronSyntaxError("The cron expression must be one short line.")
+    text = " ".join(raw.split())
+    text = _ALIASES.get(text.lower(), text)
+    if text.startswith("@"):
+        raise CronSyntaxError(f"Unknown alias; use {', '.join(_ALIASES)}.")
+    count = len(text.split(" "))
+    if count not in (5, 6):
+        raise CronSyntaxError(f"Use 5 fields, or 6 with seconds first, not {count}.")
+    if _SEEDED_TOKENS.intersection(re.findall(r"[a-z]+", text.lower())):
+        raise CronSyntaxError("Hashed (H) and random (R) values are not supported.")
+    return text
+
+
 @lru_cache(maxsize=512)
 def parse(expression: str) -> CronSpec:
-    """Parse a single-spaced 5- or 6-field expression (aliases already expanded)."""
+    """Parse an expression ``normalize`` returned into its fields and clock rule."""
     texts = expression.split()
     kinds = _SIX if len(texts) == 6 else _FIVE
     if len(texts) not in (5, 6):

@@ -35,18 +35,6 @@ _HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules"})
 _INTERVAL_UNIT_SECONDS = dict(weeks=604_800, days=86_400, hours=3_600, minutes=60, seconds=1)
 _MAX_INTERVAL_SECONDS = 366 * 86_400
 
-_MAX_CRON_LENGTH = 200
-_CRON_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-# Hashed (H) and random (R) values depend on a seed, so fire times would not be reproducible.
-_SEEDED_CRON_TOKENS = frozenset({"h", "r"})
 # Fixed, so validation does not depend on today's date; 30 years covers Feb 29 and rare
 # combinations such as "fifth Monday of February" (every 28 years at worst).
 _CRON_PROBE_START = datetime(2000, 1, 1)
@@ -185,20 +173,10 @@ def _parse_cron(config: Mapping[str, object]) -> CronTrigger:
 
 def _normalize_cron(raw: object) -> str:
     """Check the shape of a cron expression and return it single-spaced, aliases expanded."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ScheduleError("expression", "The cron expression must be a non-empty string.")
-    if len(raw) > _MAX_CRON_LENGTH or any(char in raw for char in "\x00\r\n"):
-        raise ScheduleError("expression", "The cron expression must be one short line.")
-    text = " ".join(raw.split())
-    text = _CRON_ALIASES.get(text.lower(), text)
-    if text.startswith("@"):
-        raise ScheduleError("expression", f"Unknown alias; use {', '.join(_CRON_ALIASES)}.")
-    count = len(text.split(" "))
-    if count not in (5, 6):
-        raise ScheduleError("expression", f"Use 5 fields, or 6 with seconds first, not {count}.")
-    if _SEEDED_CRON_TOKENS.intersection(re.findall(r"[a-z]+", text.lower())):
-        raise ScheduleError("expression", "Hashed (H) and random (R) values are not supported.")
-    return text
+    try:
+        return cronfields.normalize(raw)
+    except cronfields.CronSyntaxError as exc:
+        raise ScheduleError("expression", str(exc)) from None
 
 
 def _check_cron_fires(expression: str) -> None:
