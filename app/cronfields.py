@@ -87,7 +87,9 @@ class Field:
             return self.special
         if self.text in ("*", "?"):
             return "*"
-        return ",".join(str(value) for value in sorted(self.values))
+        # Runs become a-b (a < b, which croniter reads right): long lists are slow to expand.
+        runs = _runs(sorted(self.values))
+        return ",".join(f"{run[0]}-{run[-1]}" if len(run) > 2 else _plain(run) for run in runs)
 
 
 @dataclass(frozen=True)
@@ -311,16 +313,26 @@ def _weekdays_phrase(weekday: Field, *, plural: bool) -> str:
 
 def _items(values: list[int], name: Callable[[int], str]) -> list[str]:
     """Name sorted values, runs of three or more as one "first-last" item."""
+    items: list[str] = []
+    for run in _runs(values):
+        items += [f"{name(run[0])}{_DASH}{name(run[-1])}"] if len(run) >= 3 else map(name, run)
+    return items
+
+
+def _runs(values: list[int]) -> list[list[int]]:
+    """Sorted values split into runs of consecutive numbers."""
     runs: list[list[int]] = []
     for value in values:
         if runs and runs[-1][-1] == value - 1:
             runs[-1].append(value)
         else:
             runs.append([value])
-    items: list[str] = []
-    for run in runs:
-        items += [f"{name(run[0])}{_DASH}{name(run[-1])}"] if len(run) >= 3 else map(name, run)
-    return items
+    return runs
+
+
+def _plain(run: list[int]) -> str:
+    """One or two values as a croniter list item."""
+    return ",".join(str(value) for value in run)
 
 
 def _join(items: list[str], word: str) -> str:

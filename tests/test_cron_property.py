@@ -30,7 +30,7 @@ from app.timemath import CronTrigger, ScheduleError, fire_times, parse_trigger
 
 SEED = int(os.environ.get("CRON_PROPERTY_SEED", "20261204"))
 CASES = int(os.environ.get("CRON_PROPERTY_CASES", "2000"))
-FIRES = 8
+FIRES = 6
 
 ZONES = (
     "Australia/Lord_Howe",  # DST shift of 30 minutes
