@@ -184,6 +184,11 @@ def schedule_preview(
         _fail("the fire times run past the year 9999")
     for moment in moments:
         click.echo(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    if isinstance(trigger, timemath.CronTrigger):
+        days = timemath.describe_days(trigger.expression)
+        # On stderr, so stdout stays one time per line for scripts.
+        if days:
+            click.echo(f"Runs {days}.", err=True)
 
 
 def _wall_time(flag: str, text: str, zone: ZoneInfo) -> datetime:

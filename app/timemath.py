@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
+from app import cronfields
+
 # Instants outside these years are refused: zone offsets would overflow datetime.
 MIN_YEAR = 1970
 MAX_YEAR = 9998
@@ -33,18 +35,6 @@ _HOST_DEPENDENT_ZONES = frozenset({"localtime", "posixrules"})
 _INTERVAL_UNIT_SECONDS = dict(weeks=604_800, days=86_400, hours=3_600, minutes=60, seconds=1)
 _MAX_INTERVAL_SECONDS = 366 * 86_400
 
-_MAX_CRON_LENGTH = 200
-_CRON_ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-# Hashed (H) and random (R) values depend on a seed, so fire times would not be reproducible.
-_SEEDED_CRON_TOKENS = frozenset({"h", "r"})
 # Fixed, so validation does not depend on today's date; 30 years covers Feb 29 and rare
 # combinations such as "fifth Monday of February" (every 28 years at worst).
 _CRON_PROBE_START = datetime(2000, 1, 1)
@@ -183,24 +173,15 @@ def _parse_cron(config: Mapping[str, object]) -> CronTrigger:
 
 def _normalize_cron(raw: object) -> str:
     """Check the shape of a cron expression and return it single-spaced, aliases expanded."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise ScheduleError("expression", "The cron expression must be a non-empty string.")
-    if len(raw) > _MAX_CRON_LENGTH or any(char in raw for char in "\x00\r\n"):
-        raise ScheduleError("expression", "The cron expression must be one short line.")
-    text = " ".join(raw.split())
-    text = _CRON_ALIASES.get(text.lower(), text)
-    if text.startswith("@"):
-        raise ScheduleError("expression", f"Unknown alias; use {', '.join(_CRON_ALIASES)}.")
-    count = len(text.split(" "))
-    if count not in (5, 6):
-        raise ScheduleError("expression", f"Use 5 fields, or 6 with seconds first, not {count}.")
-    if _SEEDED_CRON_TOKENS.intersection(re.findall(r"[a-z]+", text.lower())):
-        raise ScheduleError("expression", "Hashed (H) and random (R) values are not supported.")
-    return text
+    try:
+        return cronfields.normalize(raw)
+    except cronfields.CronSyntaxError as exc:
+        raise ScheduleError("expression", str(exc)) from None
 
 
 def _check_cron_fires(expression: str) -> None:
-    """Raise unless croniter accepts ``expression`` and it fires within 30 years."""
+    """Raise unless cron and croniter read ``expression`` alike and it fires within 30 years."""
+    spec = _cron_spec(expression)
     try:
         first = _cron_iterator(expression, _CRON_PROBE_START).get_next(datetime)
     except CroniterBadDateError:
@@ -208,7 +189,21 @@ def _check_cron_fires(expression: str) -> None:
     except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise ScheduleError("expression", f"Invalid cron expression ({exc}).") from exc
     if first is None or first - _CRON_PROBE_START > _CRON_SCAN_SPAN:
-        raise ScheduleError("expression", "This cron expression never matches a real date.")
+        both = cronfields.BOTH_DAYS_HINT if spec.days_anded else ""
+        raise ScheduleError("expression", f"This cron expression never matches a real date.{both}")
+
+
+def _cron_spec(expression: str) -> cronfields.CronSpec:
+    """The expression's fields read per crontab(5), or ScheduleError("expression", ...)."""
+    try:
+        return cronfields.parse(expression)
+    except cronfields.CronSyntaxError as exc:
+        raise ScheduleError("expression", str(exc)) from None
+
+
+def describe_days(expression: str) -> str | None:
+    """The days a cron expression runs on, in English; None when it runs every day."""
+    return cronfields.describe_days(_cron_spec(_normalize_cron(expression)))
 
 
 def _parse_date(config: Mapping[str, object]) -> DateTrigger:
@@ -395,9 +390,7 @@ def _ordered_instants(expression: str, tz: ZoneInfo, floor: datetime) -> Iterato
 
 def _follows_clock(expression: str) -> bool:
     """Whether the hour field is a wildcard or step, i.e. "hourly and more often" (SPEC §4.2)."""
-    fields = expression.split()
-    hour = fields[1] if len(fields) == 5 else fields[2]
-    return "*" in hour or "/" in hour
+    return _cron_spec(expression).follows_clock
 
 
 def _earliest_wall_time(floor: datetime, tz: ZoneInfo) -> datetime:
@@ -425,7 +418,16 @@ def _wall_times(expression: str, begin: datetime) -> Iterator[datetime]:
 
 def _cron_iterator(expression: str, begin: datetime) -> "croniter[datetime]":
     """A croniter over naive wall times; 6-field expressions put seconds first."""
-    return croniter(expression, begin, ret_type=datetime, second_at_beginning=True)
+    # croniter sees explicit values and the crontab(5) day rule, never the user's text:
+    # it reads "4-4" as "*" and would OR day fields that cron ANDs (see cronfields).
+    spec = _cron_spec(expression)
+    return croniter(
+        spec.croniter_expression(),
+        begin,
+        ret_type=datetime,
+        second_at_beginning=True,
+        day_or=spec.day_or,
+    )
 
 
 # --- DST flags and impossible schedules (for previews) --------------------------------------

@@ -65,6 +65,7 @@ def schedule_preview() -> Any:
             fire_times=fire,
             never_fires=result.never_fires,
             never_fires_reason=result.reason,
+            description=result.description,
         )
     )
 

@@ -48,6 +48,9 @@ class PreviewResponse(ApiModel):
     fire_times: list[FireTime]
     never_fires: bool = False
     never_fires_reason: str | None = None
+    description: str | None = Field(
+        default=None, description='Cron only: e.g. "on days 1 and 15, or on Mondays".'
+    )
 
 
 class TaskFunctionOut(ApiModel):

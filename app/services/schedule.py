@@ -75,6 +75,8 @@ class Preview:
     fire_times: list[PreviewTime]
     never_fires: bool = False
     reason: str | None = None
+    # Cron only: the days it runs on in words ("on days 1 and 15, or on Mondays").
+    description: str | None = None
 
 
 def preview(
@@ -106,9 +108,16 @@ def preview(
     times = timemath.fire_times(
         trigger, zone, after, count, anchor=start or now, start=start, end=end
     )
+    days = (
+        timemath.describe_days(trigger.expression)
+        if isinstance(trigger, timemath.CronTrigger)
+        else None
+    )
     if not times:
-        return Preview(zone.key, [], never_fires=True, reason=_never_reason(trigger, end))
-    return Preview(zone.key, [_preview_time(trigger, zone, moment) for moment in times])
+        reason = _never_reason(trigger, end)
+        return Preview(zone.key, [], never_fires=True, reason=reason, description=days)
+    fires = [_preview_time(trigger, zone, moment) for moment in times]
+    return Preview(zone.key, fires, description=days)
 
 
 def _preview_zone(name: str) -> ZoneInfo:
