@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 from app import timemath
 from app.extensions import db
 from app.models import utcnow
-from app.services import accounts, catalog, demo, history
+from app.services import accounts, catalog, demo, retention
 
 # Times near datetime's limits overflow once shifted by a UTC offset.
 _MIN_YEAR, _MAX_YEAR = 1970, 9998
@@ -148,7 +148,7 @@ def cleanup(days: int | None) -> None:
     from flask import current_app
 
     keep = days or current_app.config["HISTORY_RETENTION_DAYS"]
-    deleted = history.purge_before(db.session, utcnow() - timedelta(days=keep))
+    deleted = retention.purge_before(db.session, utcnow() - timedelta(days=keep))
     click.echo(f"deleted {deleted} executions older than {keep} days")
 
 

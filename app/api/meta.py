@@ -8,7 +8,7 @@ from typing import Any
 from flask import jsonify
 from sqlalchemy import select
 
-from app import __version__, timemath
+from app import timemath
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, respond
 from app.api.errors import ApiError
@@ -26,7 +26,8 @@ from app.api.schemas import (
 )
 from app.extensions import db
 from app.models import ExecutionStatus, JobType, Role, TaskFunction, utcnow
-from app.services import history, job_fields, status
+from app.services import job_fields, retention, status
+from app.version import __version__
 
 
 @spec.route("/openapi.json", "GET", summary="This document", tag="meta", public=True, errors=())
@@ -157,5 +158,5 @@ def cleanup() -> Any:
     """Delete finished executions older than N days (admins only)."""
     api_user(Role.ADMIN)
     body = parse_body(CleanupRequest)
-    deleted = history.purge_before(db.session, utcnow() - timedelta(days=body.older_than_days))
+    deleted = retention.purge_before(db.session, utcnow() - timedelta(days=body.older_than_days))
     return respond(CleanupResponse(deleted=deleted))

@@ -17,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
-from app import __version__
 from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
 from app.services import firing, instances, leadership, reconcile
+from app.services.batches import chunks
 from app.services.firing import Due, Plan
 from app.services.recurrence import Fenced, Recurrence, execution_id_of
+from app.version import __version__
 
 log = logging.getLogger("almanac.scheduler")
 FULL_RECONCILE_EVERY = 10
@@ -220,11 +221,9 @@ def load_due(rec: Recurrence) -> list[Due]:
     by_id = {execution_id_of(entry.id): entry for entry in entries}
     ids = [key for key in by_id if key is not None]
     rows: dict[object, Execution] = {}
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         chunk = db.session.scalars(
-            select(Execution)
-            .options(joinedload(Execution.job))
-            .where(Execution.id.in_(ids[start : start + 1000]))
+            select(Execution).options(joinedload(Execution.job)).where(Execution.id.in_(part))
         ).all()
         rows.update((row.id, row) for row in chunk)
     due = []

@@ -22,13 +22,14 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from app import __version__, backoff, outbound, signing
+from app import backoff, outbound, signing
 from app.extensions import DbSession
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
 from app.services import claims
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, page_of
 from app.services.webhooks import check_writer, iso, visible_webhooks
+from app.version import __version__
 
 log = logging.getLogger(__name__)
 EXCERPT_CHARS = 1000

@@ -30,6 +30,7 @@ from app.models import (
     WebhookPhase,
 )
 from app.services import misfire, schedule, webhooks
+from app.services.batches import chunks
 from app.services.recurrence import Arm
 from app.services.slots import insert_slots, store_next_times
 
@@ -163,10 +164,10 @@ def _refresh(session: DbSession, jobs: list[ScheduledJob]) -> None:
     """Reload jobs expired by a commit in one query, not one query each."""
     keys: list[Any] = [inspect(job).identity for job in jobs if inspect(job).expired_attributes]
     ids = [key[0] for key in keys if key]
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         session.scalars(
             select(ScheduledJob)
-            .where(ScheduledJob.id.in_(ids[start : start + 1000]))
+            .where(ScheduledJob.id.in_(part))
             .execution_options(populate_existing=True)
         ).all()
 
@@ -201,10 +202,10 @@ def active_counts(
     """Executions per job in the given statuses (default: queued or running)."""
     ids = list(set(job_ids))
     counts: Counter[uuid.UUID] = Counter()
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         rows = session.execute(
             select(Execution.job_id, func.count())
-            .where(Execution.job_id.in_(ids[start : start + 1000]), Execution.status.in_(statuses))
+            .where(Execution.job_id.in_(part), Execution.status.in_(statuses))
             .group_by(Execution.job_id)
         )
         counts.update({job_id: count for job_id, count in rows})
@@ -214,11 +215,11 @@ def active_counts(
 def _held_jobs(session: DbSession, job_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     ids = list(set(job_ids))
     held: set[uuid.UUID] = set()
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         held |= set(
             session.scalars(
                 select(Execution.job_id).where(
-                    Execution.job_id.in_(ids[start : start + 1000]),
+                    Execution.job_id.in_(part),
                     Execution.status == ExecutionStatus.PENDING.value,
                     is_held(),
                 )
@@ -311,10 +312,10 @@ def _start(item: Due, now: datetime, plan: Plan) -> None:
 def mark_moved(session: DbSession, plan: Plan, now: datetime) -> None:
     """Mark moved slots queued (only if still pending), holding their row locks to commit."""
     ids, plan.moved_ids = plan.moved_ids, []
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         session.execute(
             update(Execution)
-            .where(Execution.id.in_(ids[start : start + 1000]))
+            .where(Execution.id.in_(part))
             .where(Execution.status == ExecutionStatus.PENDING.value)
             .values(status=ExecutionStatus.QUEUED.value, queued_at=now)
             .execution_options(synchronize_session=False)

@@ -26,6 +26,7 @@ from app.models import (
     TriggeredBy,
 )
 from app.services import firing, instances, retries, runs, schedule
+from app.services.batches import chunks
 from app.services.firing import Due, Plan, is_held
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
@@ -191,8 +192,7 @@ def _sync_all(
     armed = set(recurrence.armed())
     slots = _slot_index(session)
     attention = _needing_attention(session, slots, armed)
-    for start in range(0, len(attention), _CHUNK):
-        chunk = attention[start : start + _CHUNK]
+    for chunk in chunks(attention, _CHUNK):
         slot_ids = [slot_id for job_id in chunk for slot_id, _ in slots.get(job_id, [])]
         _sync_chunk(session, chunk, slot_ids, armed, now, instance_id, plan)
     gone = set(plan.disarm)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select
 
-from app.extensions import DbSession, db
-from app.models import Execution, ExecutionStatus, utcnow
+from app.extensions import DbSession
+from app.models import Execution, ExecutionStatus
 
 _OPEN = (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
@@ -32,7 +31,6 @@ def purge_before(session: DbSession, cutoff: datetime, batch_size: int = 1000) -
         deleted += len(ids)
 
 
-def delete_executions_older_than(days: int, batch_size: int = 1000) -> int:
-    """Delete history older than ``days`` days (the cleanup_history task's body)."""
-    assert current_app
-    return purge_before(db.session, utcnow() - timedelta(days=days), batch_size)
+def purge_older_than(session: DbSession, days: int, now: datetime, batch_size: int = 1000) -> int:
+    """Delete finished executions older than ``days`` days (the cleanup_history task's body)."""
+    return purge_before(session, now - timedelta(days=days), batch_size)
