@@ -171,6 +171,7 @@ def reconcile_command() -> None:
         None,
         timedelta(seconds=float(config["WORKER_LOST_SECONDS"])),
         max_abandoned=int(config["RETRY_MAX_ABANDONED"]),
+        run_all_cap=int(config["MISFIRE_RUN_ALL_CAP"]),
     )
     db.session.commit()
     carry_out(rec, plan, None)

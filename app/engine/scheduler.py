@@ -43,6 +43,7 @@ class SchedulerProcess(GracefulLoop):
         self.beat_every = timedelta(seconds=float(app.config["HEARTBEAT_SECONDS"]))
         self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
         self.max_abandoned = int(app.config["RETRY_MAX_ABANDONED"])
+        self.run_all_cap = int(app.config["MISFIRE_RUN_ALL_CAP"])
         self.lease: leadership.Lease | None = None
         self.instance_id: uuid.UUID | None = None
         self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
@@ -136,6 +137,7 @@ class SchedulerProcess(GracefulLoop):
             self.worker_lost_after,
             full=full,
             max_abandoned=self.max_abandoned,
+            run_all_cap=self.run_all_cap,
         )
         instances.mark_stale(db.session, now, self.beat_every * 6)
         self._commit(plan, now)
@@ -150,7 +152,7 @@ class SchedulerProcess(GracefulLoop):
         due = load_due(self.recurrence)
         now = utcnow()  # after the due query: a slot is never stamped before its time
         if due:
-            firing.fire(db.session, due, now, self.instance_id, plan)
+            firing.fire(db.session, due, now, self.instance_id, plan, run_all_cap=self.run_all_cap)
         if due or now >= self._next_release:
             firing.release_held(db.session, now, plan)
             self._next_release = now + timedelta(seconds=1)
@@ -184,7 +186,15 @@ class SchedulerProcess(GracefulLoop):
         """Jobs edited, paused, resumed or deleted since the last pass."""
         changed = self.recurrence.take_changed()
         if changed:
-            reconcile.sync_jobs(db.session, self.recurrence, changed, now, self.instance_id, plan)
+            reconcile.sync_jobs(
+                db.session,
+                self.recurrence,
+                changed,
+                now,
+                self.instance_id,
+                plan,
+                run_all_cap=self.run_all_cap,
+            )
 
     def _commit(self, plan: Plan, now: datetime) -> None:
         """Fence, commit, then make Redis follow (fenced there too)."""
