@@ -26,7 +26,10 @@ def slots(job):
 def test_a_pass_that_fails_after_firing_is_repaired_on_the_next_pass(
     app, rec, editor, make_job, monkeypatch
 ):
-    job = make_job(editor, schedule_config={"seconds": 1})
+    # The first slot lies a little ahead: a slow first pass must not fire it already.
+    job = make_job(
+        editor, schedule_config={"seconds": 1}, start_date=utcnow() + timedelta(seconds=2)
+    )
     process = SchedulerProcess(app)
     process.poll = 0.01
     process.recurrence = rec

@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.services import misfire, overlap, schedule
 from app.services.batches import chunks
-from app.services.recurrence import Arm
+from app.services.recurrence import Arm, rq_job_id
 from app.services.slots import insert_slots, store_next_times
 
 
@@ -60,8 +60,10 @@ def arm_of(job: ScheduledJob, execution: Execution) -> Arm:
 
 
 def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) -> Execution:
+    row_id = uuid.uuid4()
     return Execution(
-        id=uuid.uuid4(),
+        id=row_id,
+        rq_job_id=rq_job_id(row_id),
         job=job,
         status=ExecutionStatus.PENDING.value,
         scheduled_for=slot,
@@ -166,6 +168,7 @@ def _slot_values(
 ) -> dict[str, object]:
     return {
         "id": row_id,
+        "rq_job_id": rq_job_id(row_id),
         "job_id": job.id,
         "status": ExecutionStatus.PENDING.value,
         "scheduled_for": slot,
@@ -309,7 +312,7 @@ def _misfire(
             _start(Due(slot_row), now, plan)
             active[job.id] += 1
         else:  # catch-up runs wait their turn, one after another
-            overlap.hold(slot_row, caught_up)
+            overlap.hold(slot_row, f"{caught_up[:470]}; {overlap.HELD}")
             plan.counts["held"] += 1
     misfire.announce_missed(session, missed, now)
 

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
@@ -22,30 +22,35 @@ from app.models import Execution, ExecutionStatus, OverlapPolicy, ScheduledJob, 
 from app.services import webhooks
 from app.services.batches import chunks
 
-HELD = "waiting for a free instance"
+HELD = "held for a free instance"
 ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 _Waiting = aliased(Execution)
 
 
 def is_held() -> ColumnElement[bool]:
     """SQL: the row waits for a free instance (held by the overlap or misfire policy)."""
-    return Execution.reason.like(HELD + "%")
+    return Execution.held == true()
 
 
 def is_held_row(row: Execution) -> bool:
     """The row waits for a free instance."""
-    return (row.reason or "").startswith(HELD)
+    return bool(row.held)
 
 
 def hold(row: Execution, reason: str) -> None:
-    """Keep a pending row back until its job has a free instance (``release``)."""
+    """Keep a pending row back until its job has a free instance (``release``).
+
+    The reason is history, not state: it still explains a late start after
+    the row was released, so release leaves it as it is.
+    """
     row.status = ExecutionStatus.PENDING.value
-    row.reason = f"{HELD}; {reason}"[:500]
+    row.held = True
+    row.reason = reason[:500]
 
 
 def release(row: Execution) -> None:
     """A held row may start: it is no longer waiting."""
-    row.reason = (row.reason or "").partition("; ")[2] or None
+    row.held = False
 
 
 def active_counts(
@@ -86,7 +91,7 @@ def waiting_before(row: Execution) -> ColumnElement[bool]:
         .where(
             _Waiting.job_id == row.job_id,
             _Waiting.status == ExecutionStatus.PENDING.value,
-            _Waiting.reason.like(HELD + "%"),
+            _Waiting.held == true(),
             _Waiting.scheduled_for < row.scheduled_for,
         )
         .exists()
@@ -97,8 +102,7 @@ def apply(session: DbSession, row: Execution, job: ScheduledJob, now: datetime) 
     """A run that would exceed max_instances: hold it (policy queue, one waiting) or skip it."""
     running = active_counts(session, [job.id], (ExecutionStatus.RUNNING.value,))[job.id]
     if job.overlap_policy == OverlapPolicy.QUEUE and not held_jobs(session, [job.id]):
-        row.status = ExecutionStatus.PENDING.value
-        row.reason = f"{HELD} (max_instances={job.max_instances}, overlap policy queue)"
+        hold(row, f"{HELD} (max_instances={job.max_instances}, overlap policy queue)")
         return
     why = "a run is already waiting" if job.overlap_policy == OverlapPolicy.QUEUE else ""
     row.status = ExecutionStatus.SKIPPED.value

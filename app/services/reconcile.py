@@ -167,7 +167,7 @@ def _counts_agree(session: DbSession, recurrence: Recurrence) -> bool:
         select(func.count()).where(
             Execution.status == ExecutionStatus.PENDING.value,
             Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            (Execution.reason.is_(None)) | ~overlap.is_held(),
+            ~overlap.is_held(),
         )
     )
     jobs = session.scalar(
@@ -217,7 +217,7 @@ def _slot_index(session: DbSession) -> dict[uuid.UUID, list[_Slot]]:
         select(Execution.id, Execution.job_id, Execution.scheduled_for).where(
             Execution.status == ExecutionStatus.PENDING.value,
             Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            (Execution.reason.is_(None)) | ~overlap.is_held(),
+            ~overlap.is_held(),
         )
     )
     index: dict[uuid.UUID, list[_Slot]] = defaultdict(list)
@@ -268,7 +268,7 @@ def sync_jobs(
                 Execution.job_id.in_(job_ids),
                 Execution.status == ExecutionStatus.PENDING.value,
                 Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-                (Execution.reason.is_(None)) | ~overlap.is_held(),
+                ~overlap.is_held(),
             )
         )
     )

@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.services import overlap, retries, webhooks
 from app.services.errors import ServiceError
-from app.services.recurrence import Arm, Recurrence
+from app.services.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def claim(
     result = session.execute(
         update(Execution)
         .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
-        .where((Execution.reason.is_(None)) | ~overlap.is_held())
+        .where(~overlap.is_held())
         .where(running < job.max_instances if limited else true())
         # Slots start in order: none overtakes an older slot still waiting its turn.
         .where(~overlap.waiting_before(row) if limited else true())
@@ -258,8 +258,10 @@ def trigger(
     now: datetime,
 ) -> Execution:
     """Run now: a new execution straight into the queue, even for a paused job."""
+    row_id = uuid.uuid4()
     row = Execution(
-        id=uuid.uuid4(),
+        id=row_id,
+        rq_job_id=rq_job_id(row_id),
         job_id=job.id,
         status=ExecutionStatus.QUEUED.value,
         scheduled_for=now,

@@ -21,12 +21,13 @@ _PG_CHUNK = 10_000
 # 8,000 placeholders, which the driver would spend longer converting than sending.
 _PG_INSERT_SLOTS = text("""
     INSERT INTO executions
-        (id, job_id, status, scheduled_for, triggered_by, scheduler_instance_id,
+        (id, rq_job_id, job_id, status, scheduled_for, triggered_by, scheduler_instance_id,
          attempt, created_at)
     SELECT * FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:job_ids AS uuid[]), CAST(:statuses AS varchar[]),
-        CAST(:slots AS timestamptz[]), CAST(:triggers AS varchar[]),
-        CAST(:instances AS uuid[]), CAST(:attempts AS int[]), CAST(:created AS timestamptz[]))
+        CAST(:ids AS uuid[]), CAST(:rq_job_ids AS varchar[]), CAST(:job_ids AS uuid[]),
+        CAST(:statuses AS varchar[]), CAST(:slots AS timestamptz[]),
+        CAST(:triggers AS varchar[]), CAST(:instances AS uuid[]), CAST(:attempts AS int[]),
+        CAST(:created AS timestamptz[]))
     ON CONFLICT (job_id, scheduled_for) WHERE triggered_by = 'scheduler' DO NOTHING
     RETURNING id
 """)
@@ -37,6 +38,7 @@ _PG_STORE_NEXT = text("""
 """)
 _SLOT_COLUMNS = {
     "ids": "id",
+    "rq_job_ids": "rq_job_id",
     "job_ids": "job_id",
     "statuses": "status",
     "slots": "scheduled_for",
