@@ -1,4 +1,4 @@
-"""Held runs as a column, and indexes for keyset-paged history by creation or slot time.
+"""Held runs as a column; indexes for keyset-paged history (by creation or slot) and audit.
 
 The overlap and misfire policies used to mark a held run by prefixing its
 ``reason`` with "waiting for a free instance" and found such runs with LIKE.
@@ -48,6 +48,8 @@ def upgrade():
             sqlite_where=_HELD_SQLITE,
             postgresql_where=_HELD_PG,
         )
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.create_index("ix_audit_events_created_id", ["created_at", "id"], unique=False)
     _mark_held_rows()
 
 
@@ -83,6 +85,8 @@ def _mark_held_rows():
 
 
 def downgrade():
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_events_created_id")
     executions = sa.table(
         "executions",
         sa.column("status", sa.String),
