@@ -14,8 +14,9 @@ from sqlalchemy.exc import DisconnectionError
 
 from app.config import PROJECT_ROOT, load_config
 from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.version import __version__
 
-__version__ = "0.1.0"
+__all__ = ["__version__", "create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -93,8 +94,8 @@ def _register_blueprints(app: Flask) -> None:
     """Attach every blueprint."""
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
-    from app.status import bp as status_bp
+    from app.health import bp as health_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
-    app.register_blueprint(status_bp)
+    app.register_blueprint(health_bp)

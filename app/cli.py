@@ -16,8 +16,7 @@ from flask.cli import with_appcontext
 from app import timemath
 from app.extensions import db
 from app.models import User, utcnow
-from app.services import accounts, catalog, demo
-from app.services import cleanup as cleanup_service
+from app.services import accounts, catalog, demo, retention
 from app.services.errors import ServiceError
 
 # Times near datetime's limits overflow once shifted by a UTC offset.
@@ -234,7 +233,7 @@ def cleanup(days: int | None) -> None:
 
     keep = days or current_app.config["HISTORY_RETENTION_DAYS"]
     try:
-        deleted = cleanup_service.cleanup_history(db.session, None, keep, utcnow())
+        deleted = retention.cleanup_history(db.session, None, keep, utcnow())
     except ServiceError as error:
         _fail(error.message)
     click.echo(f"deleted {deleted} executions older than {keep} days")
@@ -259,6 +258,7 @@ def reconcile_command() -> None:
         None,
         timedelta(seconds=float(config["WORKER_LOST_SECONDS"])),
         max_abandoned=int(config["RETRY_MAX_ABANDONED"]),
+        run_all_cap=int(config["MISFIRE_RUN_ALL_CAP"]),
     )
     db.session.commit()
     carry_out(rec, plan, None)

@@ -102,7 +102,7 @@ def test_unexpected_error_shows_no_traceback(app, client, monkeypatch):
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("app.status.views._check_database", explode)
+    monkeypatch.setattr("app.health.views._check_database", explode)
     response = client.get("/readyz")
     assert response.status_code == 500
     assert b"secret internals" not in response.data and b"Traceback" not in response.data

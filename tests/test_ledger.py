@@ -11,7 +11,7 @@ import pytest
 from app.engine.scheduler import carry_out
 from app.extensions import db
 from app.models import Execution, SchedulerInstance, utcnow
-from app.services import firing, instances, jobs, leadership, reconcile, runs
+from app.services import firing, instances, jobs, leadership, overlap, reconcile, runs
 from app.services.recurrence import Arm, Fenced, rq_job_id
 from app.tasks.registry import TaskRegistry
 from tests.conftest import slot_rows
@@ -23,8 +23,8 @@ def scheduler_instance():
     return instances.register(db.session, "scheduler", "test", utcnow())
 
 
-def run_reconcile(rec, now):
-    plan, report = reconcile.reconcile(db.session, rec, now, None, timedelta(seconds=60))
+def run_reconcile(rec, now, **options):
+    plan, report = reconcile.reconcile(db.session, rec, now, None, timedelta(seconds=60), **options)
     db.session.commit()
     carry_out(rec, plan, None)
     return report
@@ -192,10 +192,9 @@ def test_misfire_policy_exact_counts(rec, editor, make_job, policy, ran, missed)
     assert len({r.scheduled_for for r in rows}) == len(rows)
 
 
-def test_run_all_cap(app, rec, editor, make_job, monkeypatch):
-    monkeypatch.setitem(app.config, "MISFIRE_RUN_ALL_CAP", 3)
+def test_run_all_cap(rec, editor, make_job):
     job, now = overdue_job(make_job, editor, "run_all")
-    run_reconcile(rec, now)
+    run_reconcile(rec, now, run_all_cap=3)
     late = [r for r in slot_rows(job) if r.scheduled_for <= now]
     assert [r.status for r in late] == ["missed"] * 8 + ["queued"] * 3
 
@@ -207,7 +206,7 @@ def test_catch_up_runs_wait_their_turn(rec, editor, make_job):
     run_reconcile(rec, now)
     late = [r for r in slot_rows(job) if r.scheduled_for <= now]
     assert [r.status for r in late] == ["queued", "pending", "pending", "pending"]
-    assert all(firing.is_held_row(r) for r in late[1:])
+    assert all(overlap.is_held_row(r) for r in late[1:])
     late[0].status = "success"
     db.session.commit()
     plan = firing.Plan()

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select
 
 from app.extensions import db
-from app.models import JobType
-from tests.conftest import fresh_database, make_app
+from app.models import JobType, utcnow
+from app.models.types import UTCDateTime
+from app.services import catalog
+from tests.conftest import JOB_DEFAULTS, fresh_database, make_app, make_persona
 
 
 @pytest.fixture
@@ -48,3 +52,82 @@ def test_slot_index_is_partial_and_unique(migrated_app):
 def test_downgrade_removes_everything(migrated_app):
     downgrade(revision="base")
     assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_history_and_held_indexes_exist(migrated_app):
+    indexes = {
+        ix["name"]: ix["column_names"] for ix in inspect(db.engine).get_indexes("executions")
+    }
+    assert indexes["ix_executions_created_id"] == ["created_at", "id"]
+    assert indexes["ix_executions_scheduled_id"] == ["scheduled_for", "id"]
+    assert indexes["ix_executions_job_scheduled"] == ["job_id", "scheduled_for", "id"]
+    assert indexes["ix_executions_held"] == ["job_id", "scheduled_for"]
+
+
+_LEGACY = sa.table(
+    "executions",
+    sa.column("id", sa.Uuid),
+    sa.column("job_id", sa.Uuid),
+    sa.column("status", sa.String),
+    sa.column("scheduled_for", UTCDateTime),
+    sa.column("attempt", sa.Integer),
+    sa.column("triggered_by", sa.String),
+    sa.column("created_at", UTCDateTime),
+    sa.column("reason", sa.String),
+)
+_OLD_REASONS = {
+    "overlap": "waiting for a free instance (max_instances=1, overlap policy queue)",
+    "catch_up": "waiting for a free instance; catch-up run: due 90s ago",
+    "plain": "catch-up run: due 90s ago",
+}
+
+
+def _legacy_rows(job_id):
+    """Rows as revision 0002 stored them: held runs marked by a reason prefix."""
+    now = utcnow()
+    ids = {name: uuid.uuid4() for name in _OLD_REASONS}
+    base = {"job_id": job_id, "scheduled_for": now, "attempt": 1, "created_at": now}
+    with db.engine.begin() as connection:
+        for name, reason in _OLD_REASONS.items():
+            status = "queued" if name == "plain" else "pending"
+            connection.execute(
+                _LEGACY.insert().values(
+                    id=ids[name], status=status, triggered_by="manual", reason=reason, **base
+                )
+            )
+    return ids
+
+
+def test_upgrade_turns_the_reason_prefix_into_the_held_column(migrated_app):
+    from app.services import jobs
+
+    catalog.ensure_catalog(db.session)
+    owner = make_persona("editor", "owner@example.com")
+    job_id = jobs.create_job(db.session, owner.user, JOB_DEFAULTS, utcnow()).id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="0002_retries_webhooks")
+    ids = _legacy_rows(job_id)
+    upgrade()
+    executions = sa.table(
+        "executions", sa.column("id", sa.Uuid), sa.column("held"), sa.column("reason")
+    )
+    with db.engine.connect() as connection:
+        rows = {
+            row.id: (bool(row.held), row.reason)
+            for row in connection.execute(sa.select(executions))
+        }
+    assert rows[ids["overlap"]] == (
+        True,
+        "held for a free instance (max_instances=1, overlap policy queue)",
+    )
+    assert rows[ids["catch_up"]] == (True, "catch-up run: due 90s ago; held for a free instance")
+    assert rows[ids["plain"]] == (False, "catch-up run: due 90s ago")
+    downgrade(revision="0002_retries_webhooks")  # and back: the prefix returns
+    with db.engine.connect() as connection:
+        reason = connection.scalar(
+            sa.select(_LEGACY.c.reason).where(_LEGACY.c.id == ids["catch_up"])
+        )
+    assert (
+        reason == "waiting for a free instance; catch-up run: due 90s ago; held for a free instance"
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, RetryItem, TriggeredBy, Webhook, utcnow
-from app.services import access, cleanup, executions, jobs, retry_queue, runs, status, webhooks
+from app.services import access, executions, jobs, retention, retry_queue, runs, status, webhooks
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.runs import Outcome
 from tests.conftest import TEST_REDIS_URL
@@ -259,11 +259,11 @@ def test_webhook_visibility_follows_its_job(editor, outsider, admin, make_job):
 
 def test_only_admins_clean_up_history_through_service_and_api(api_as, admin, editor):
     with pytest.raises(Forbidden):
-        cleanup.cleanup_history(db.session, editor.user, 30, utcnow())
+        retention.cleanup_history(db.session, editor.user, 30, utcnow())
     assert api_as(editor).post("/cleanup", {"olderThanDays": 30}).status_code == 403
-    assert cleanup.cleanup_history(db.session, admin.user, 30, utcnow()) == 0
+    assert retention.cleanup_history(db.session, admin.user, 30, utcnow()) == 0
     with pytest.raises(Invalid) as refused:
-        cleanup.cleanup_history(db.session, admin.user, 0, utcnow())
+        retention.cleanup_history(db.session, admin.user, 0, utcnow())
     assert set(refused.value.fields) == {"older_than_days"}
 
 

@@ -26,7 +26,10 @@ def slots(job):
 def test_a_pass_that_fails_after_firing_is_repaired_on_the_next_pass(
     app, rec, editor, make_job, monkeypatch
 ):
-    job = make_job(editor, schedule_config={"seconds": 1})
+    # The first slot lies a little ahead: a slow first pass must not fire it already.
+    job = make_job(
+        editor, schedule_config={"seconds": 1}, start_date=utcnow() + timedelta(seconds=2)
+    )
     process = SchedulerProcess(app)
     process.poll = 0.01
     process.recurrence = rec
@@ -52,4 +55,21 @@ def test_a_pass_that_fails_after_firing_is_repaired_on_the_next_pass(
     process._pass()  # reconciles at once and continues from the slot that fired
     (_, status), (second, _) = slots(job)  # the second may be due (and queued) already
     assert status == "queued" and second == first + timedelta(seconds=1)
+    process._shutdown()
+
+
+def test_the_scheduler_passes_its_run_all_cap_to_the_ledger(app, rec, editor, make_job):
+    from tests.test_ledger import overdue_job
+
+    app.config["MISFIRE_RUN_ALL_CAP"] = 2
+    try:
+        process = SchedulerProcess(app)
+    finally:
+        app.config["MISFIRE_RUN_ALL_CAP"] = 100
+    process.recurrence = rec
+    process.instance_id = instances.register(db.session, "scheduler", "test", utcnow()).id
+    job, now = overdue_job(make_job, editor, "run_all", missed=4)
+    process._pass()  # takes the lease and reconciles: the missed slots are caught up
+    late = [status for when, status in slots(job) if when <= now]
+    assert late == ["missed"] * 3 + ["queued"] * 2
     process._shutdown()

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import jsonify
 
-from app import __version__
 from app.api import serializers, spec
 from app.api.common import api_user, parse_body, respond
 from app.api.meta_schemas import (
@@ -24,8 +23,8 @@ from app.api.meta_schemas import (
 from app.extensions import db
 from app.models import ExecutionStatus, utcnow
 from app.queues import redis_connection
-from app.services import catalog, schedule, status
-from app.services import cleanup as cleanup_service
+from app.services import catalog, retention, schedule, status
+from app.version import __version__
 
 
 @spec.route("/openapi.json", "GET", summary="This document", tag="meta", public=True, errors=())
@@ -153,5 +152,5 @@ def cleanup() -> Any:
     """Delete finished executions older than N days (admins only)."""
     user = api_user()
     body = parse_body(CleanupRequest)
-    deleted = cleanup_service.cleanup_history(db.session, user, body.older_than_days, utcnow())
+    deleted = retention.cleanup_history(db.session, user, body.older_than_days, utcnow())
     return respond(CleanupResponse(deleted=deleted))

@@ -324,6 +324,8 @@ class HistoryQuery(ApiModel):
     job_id: uuid.UUID | None = None
     since: Instant | None = None
     until: Instant | None = None
+    scheduled_since: Instant | None = None
+    scheduled_until: Instant | None = None
 
 
 class ExecutionList(ApiModel):

@@ -17,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
-from app import __version__
 from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
 from app.services import firing, instances, leadership, reconcile
+from app.services.batches import chunks
 from app.services.firing import Due, Plan
 from app.services.recurrence import Fenced, Recurrence, execution_id_of
+from app.version import __version__
 
 log = logging.getLogger("almanac.scheduler")
 FULL_RECONCILE_EVERY = 10
@@ -42,6 +43,7 @@ class SchedulerProcess(GracefulLoop):
         self.beat_every = timedelta(seconds=float(app.config["HEARTBEAT_SECONDS"]))
         self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
         self.max_abandoned = int(app.config["RETRY_MAX_ABANDONED"])
+        self.run_all_cap = int(app.config["MISFIRE_RUN_ALL_CAP"])
         self.lease: leadership.Lease | None = None
         self.instance_id: uuid.UUID | None = None
         self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
@@ -135,6 +137,7 @@ class SchedulerProcess(GracefulLoop):
             self.worker_lost_after,
             full=full,
             max_abandoned=self.max_abandoned,
+            run_all_cap=self.run_all_cap,
         )
         instances.mark_stale(db.session, now, self.beat_every * 6)
         self._commit(plan, now)
@@ -149,7 +152,7 @@ class SchedulerProcess(GracefulLoop):
         due = load_due(self.recurrence)
         now = utcnow()  # after the due query: a slot is never stamped before its time
         if due:
-            firing.fire(db.session, due, now, self.instance_id, plan)
+            firing.fire(db.session, due, now, self.instance_id, plan, run_all_cap=self.run_all_cap)
         if due or now >= self._next_release:
             firing.release_held(db.session, now, plan)
             self._next_release = now + timedelta(seconds=1)
@@ -183,7 +186,15 @@ class SchedulerProcess(GracefulLoop):
         """Jobs edited, paused, resumed or deleted since the last pass."""
         changed = self.recurrence.take_changed()
         if changed:
-            reconcile.sync_jobs(db.session, self.recurrence, changed, now, self.instance_id, plan)
+            reconcile.sync_jobs(
+                db.session,
+                self.recurrence,
+                changed,
+                now,
+                self.instance_id,
+                plan,
+                run_all_cap=self.run_all_cap,
+            )
 
     def _commit(self, plan: Plan, now: datetime) -> None:
         """Fence, commit, then make Redis follow (fenced there too)."""
@@ -220,11 +231,9 @@ def load_due(rec: Recurrence) -> list[Due]:
     by_id = {execution_id_of(entry.id): entry for entry in entries}
     ids = [key for key in by_id if key is not None]
     rows: dict[object, Execution] = {}
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         chunk = db.session.scalars(
-            select(Execution)
-            .options(joinedload(Execution.job))
-            .where(Execution.id.in_(ids[start : start + 1000]))
+            select(Execution).options(joinedload(Execution.job)).where(Execution.id.in_(part))
         ).all()
         rows.update((row.id, row) for row in chunk)
     due = []

@@ -17,7 +17,11 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     """One change to a job, with a field-by-field diff."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_job_created", "job_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_job_created", "job_id", "created_at"),
+        # The global trail, keyset-paged newest first.
+        Index("ix_audit_events_created_id", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     job_id: Mapped[uuid.UUID | None] = mapped_column(

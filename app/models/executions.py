@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -16,6 +16,10 @@ from app.models.types import UTCDateTime, utcnow
 
 _SCHEDULER_ONLY = text("triggered_by = 'scheduler'")
 _RETRIES_ONLY = text("triggered_by = 'retry'")
+# SQLite matches a partial index only on the query's own spelling of the
+# condition, and SQLAlchemy writes a boolean test as "held = 1" there.
+_HELD_SQLITE = text("held = 1")
+_HELD_PG = text("held")
 
 
 class Execution(db.Model):  # type: ignore[name-defined,misc]
@@ -34,10 +38,22 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
             sqlite_where=_SCHEDULER_ONLY,
             postgresql_where=_SCHEDULER_ONLY,
         ),
-        Index("ix_executions_job_started", "job_id", "started_at"),
+        # History reads newest first, keyset-paged on (time, id): all runs, or
+        # one job's, by when they were created or by the slot they stand for.
+        Index("ix_executions_created_id", "created_at", "id"),
+        Index("ix_executions_job_created", "job_id", "created_at", "id"),
+        Index("ix_executions_scheduled_id", "scheduled_for", "id"),
+        Index("ix_executions_job_scheduled", "job_id", "scheduled_for", "id"),
+        # Held runs are few; the overlap rule looks them up per job, oldest first.
+        Index(
+            "ix_executions_held",
+            "job_id",
+            "scheduled_for",
+            sqlite_where=_HELD_SQLITE,
+            postgresql_where=_HELD_PG,
+        ),
         Index("ix_executions_status", "status"),
         Index("ix_executions_started_at", "started_at"),
-        Index("ix_executions_created_at", "created_at"),
         Index("ix_executions_retry_of", "retry_of"),
         # A failed run is retried at most once: two retry processes claiming the
         # same retry item can never both start an attempt.
@@ -77,6 +93,9 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
         ForeignKey("scheduler_instances.id", ondelete="SET NULL")
     )
     reason: Mapped[str | None] = mapped_column(String(500))
+    # Pending, but kept back until the job has a free instance (overlap policy
+    # queue, or a catch-up run waiting its turn); ``reason`` says why.
+    held: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     job: Mapped[ScheduledJob] = relationship()

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from app import __version__, backoff, outbound, signing
+from app import backoff, outbound, signing
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
@@ -37,6 +37,7 @@ from app.services.webhooks import (
     require_change,
     visible_webhooks,
 )
+from app.version import __version__
 
 log = logging.getLogger(__name__)
 EXCERPT_CHARS = 1000

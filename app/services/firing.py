@@ -11,30 +11,26 @@ from __future__ import annotations
 import random
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from rq.job import Job as RqJob
-from sqlalchemy import ColumnElement, func, inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
 from app.models import (
     Execution,
     ExecutionStatus,
-    OverlapPolicy,
     ScheduledJob,
     TriggeredBy,
-    WebhookPhase,
 )
-from app.services import misfire, schedule, webhooks
-from app.services.recurrence import Arm
+from app.services import misfire, overlap, schedule
+from app.services.batches import chunks
+from app.services.recurrence import Arm, rq_job_id
 from app.services.slots import insert_slots, store_next_times
-
-HELD = "waiting for a free instance"
-_ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)
 
 
 @dataclass
@@ -64,8 +60,10 @@ def arm_of(job: ScheduledJob, execution: Execution) -> Arm:
 
 
 def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) -> Execution:
+    row_id = uuid.uuid4()
     return Execution(
-        id=uuid.uuid4(),
+        id=row_id,
+        rq_job_id=rq_job_id(row_id),
         job=job,
         status=ExecutionStatus.PENDING.value,
         scheduled_for=slot,
@@ -108,16 +106,6 @@ def slot_at(session: DbSession, job: ScheduledJob, when: datetime) -> Execution 
             Execution.triggered_by == TriggeredBy.SCHEDULER.value,
         )
     )
-
-
-def is_held() -> ColumnElement[bool]:
-    """SQL: the row waits for a free instance (held by the overlap or misfire policy)."""
-    return Execution.reason.like(HELD + "%")
-
-
-def is_held_row(row: Execution) -> bool:
-    """The row waits for a free instance."""
-    return (row.reason or "").startswith(HELD)
 
 
 def plan_next_many(
@@ -163,10 +151,10 @@ def _refresh(session: DbSession, jobs: list[ScheduledJob]) -> None:
     """Reload jobs expired by a commit in one query, not one query each."""
     keys: list[Any] = [inspect(job).identity for job in jobs if inspect(job).expired_attributes]
     ids = [key[0] for key in keys if key]
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         session.scalars(
             select(ScheduledJob)
-            .where(ScheduledJob.id.in_(ids[start : start + 1000]))
+            .where(ScheduledJob.id.in_(part))
             .execution_options(populate_existing=True)
         ).all()
 
@@ -180,6 +168,7 @@ def _slot_values(
 ) -> dict[str, object]:
     return {
         "id": row_id,
+        "rq_job_id": rq_job_id(row_id),
         "job_id": job.id,
         "status": ExecutionStatus.PENDING.value,
         "scheduled_for": slot,
@@ -193,38 +182,6 @@ def _slot_values(
 def _arm(job: ScheduledJob, row_id: uuid.UUID, slot: datetime) -> Arm:
     delay = random.randint(0, job.jitter_seconds) if job.jitter_seconds else 0
     return Arm(row_id, slot + timedelta(seconds=delay), job.effective_queue, job.timeout_seconds)
-
-
-def active_counts(
-    session: DbSession, job_ids: Iterable[uuid.UUID], statuses: Sequence[str] = _ACTIVE
-) -> Counter[uuid.UUID]:
-    """Executions per job in the given statuses (default: queued or running)."""
-    ids = list(set(job_ids))
-    counts: Counter[uuid.UUID] = Counter()
-    for start in range(0, len(ids), 1000):
-        rows = session.execute(
-            select(Execution.job_id, func.count())
-            .where(Execution.job_id.in_(ids[start : start + 1000]), Execution.status.in_(statuses))
-            .group_by(Execution.job_id)
-        )
-        counts.update({job_id: count for job_id, count in rows})
-    return counts
-
-
-def _held_jobs(session: DbSession, job_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    ids = list(set(job_ids))
-    held: set[uuid.UUID] = set()
-    for start in range(0, len(ids), 1000):
-        held |= set(
-            session.scalars(
-                select(Execution.job_id).where(
-                    Execution.job_id.in_(ids[start : start + 1000]),
-                    Execution.status == ExecutionStatus.PENDING.value,
-                    is_held(),
-                )
-            )
-        )
-    return held
 
 
 @dataclass
@@ -241,9 +198,14 @@ def fire(
     now: datetime,
     instance_id: uuid.UUID | None,
     plan: Plan,
+    *,
+    run_all_cap: int = misfire.DEFAULT_RUN_ALL_CAP,
 ) -> None:
-    """Decide what each due slot becomes; the jobs' next slots go to ``plan.next``."""
-    active = active_counts(session, (d.execution.job_id for d in due))
+    """Decide what each due slot becomes; the jobs' next slots go to ``plan.next``.
+
+    ``run_all_cap`` bounds how many missed slots a ``run_all`` job catches up.
+    """
+    active = overlap.active_counts(session, (d.execution.job_id for d in due))
     for item in due:
         row, job = item.execution, item.execution.job
         if row.status != ExecutionStatus.PENDING or not job.is_schedulable:
@@ -254,7 +216,7 @@ def fire(
             seconds=job.jitter_seconds + job.misfire_grace_seconds
         )
         if now > deadline:
-            _misfire(session, item, now, active, instance_id, plan)
+            _misfire(session, item, now, active, instance_id, plan, run_all_cap)
             plan.next.append((job, now))
             continue
         # On time: into the queue even when every worker is busy; the overlap
@@ -268,26 +230,9 @@ def _discard(session: DbSession, item: Due, plan: Plan) -> None:
     """A slot that is no longer wanted (job paused, deleted, already handled)."""
     if item.rq_job is not None:
         plan.drop.append(item.rq_job.id)
-    if item.execution.status == ExecutionStatus.PENDING and not is_held_row(item.execution):
+    if item.execution.status == ExecutionStatus.PENDING and not overlap.is_held_row(item.execution):
         session.delete(item.execution)
     plan.counts["discarded"] += 1
-
-
-def overlap(session: DbSession, row: Execution, job: ScheduledJob, now: datetime) -> None:
-    """A run that would exceed max_instances: hold it (policy queue, one waiting) or skip it."""
-    running = active_counts(session, [job.id], (ExecutionStatus.RUNNING.value,))[job.id]
-    if job.overlap_policy == OverlapPolicy.QUEUE and not _held_jobs(session, [job.id]):
-        row.status = ExecutionStatus.PENDING.value
-        row.reason = f"{HELD} (max_instances={job.max_instances}, overlap policy queue)"
-        return
-    why = "a run is already waiting" if job.overlap_policy == OverlapPolicy.QUEUE else ""
-    _close(row, ExecutionStatus.SKIPPED, now, _overlap_reason(job, running, why))
-    webhooks.emit(session, WebhookPhase.SKIPPED, row, now)
-
-
-def _overlap_reason(job: ScheduledJob, running: int, extra: str) -> str:
-    reason = f"skipped: {running} run(s) still in progress (max_instances={job.max_instances})"
-    return f"{reason}; {extra}" if extra else reason
 
 
 def _start(item: Due, now: datetime, plan: Plan) -> None:
@@ -311,10 +256,10 @@ def _start(item: Due, now: datetime, plan: Plan) -> None:
 def mark_moved(session: DbSession, plan: Plan, now: datetime) -> None:
     """Mark moved slots queued (only if still pending), holding their row locks to commit."""
     ids, plan.moved_ids = plan.moved_ids, []
-    for start in range(0, len(ids), 1000):
+    for part in chunks(ids):
         session.execute(
             update(Execution)
-            .where(Execution.id.in_(ids[start : start + 1000]))
+            .where(Execution.id.in_(part))
             .where(Execution.status == ExecutionStatus.PENDING.value)
             .values(status=ExecutionStatus.QUEUED.value, queued_at=now)
             .execution_options(synchronize_session=False)
@@ -334,6 +279,7 @@ def _misfire(
     active: Counter[uuid.UUID],
     instance_id: uuid.UUID | None,
     plan: Plan,
+    run_all_cap: int,
 ) -> None:
     """Slots missed while nothing ran: record them all, run per the misfire policy."""
     row, job = item.execution, item.execution.job
@@ -344,7 +290,7 @@ def _misfire(
         t for t in schedule.upcoming(job, row.scheduled_for, misfire.MAX_MISSED_ROWS) if t <= now
     ]
     slots = [row.scheduled_for, *later]
-    runs = set(misfire.slots_to_run(job, slots))
+    runs = set(misfire.slots_to_run(job, slots, run_all_cap))
     late = int((now - row.scheduled_for).total_seconds())
     reason = (
         f"missed: due {late}s ago, beyond the {job.misfire_grace_seconds}s grace "
@@ -366,7 +312,7 @@ def _misfire(
             _start(Due(slot_row), now, plan)
             active[job.id] += 1
         else:  # catch-up runs wait their turn, one after another
-            slot_row.reason = f"{HELD}; {caught_up}"[:500]
+            overlap.hold(slot_row, f"{caught_up[:470]}; {overlap.HELD}")
             plan.counts["held"] += 1
     misfire.announce_missed(session, missed, now)
 
@@ -381,7 +327,7 @@ def release_held(session: DbSession, now: datetime, plan: Plan) -> None:
         select(Execution)
         .where(
             Execution.status == ExecutionStatus.PENDING.value,
-            is_held(),
+            overlap.is_held(),
             Execution.scheduled_for <= now,
         )
         .order_by(Execution.scheduled_for)
@@ -392,7 +338,7 @@ def release_held(session: DbSession, now: datetime, plan: Plan) -> None:
         if not row.job.is_schedulable:
             session.delete(row)
         elif _busy(session, row) + started[row.job_id] < row.job.max_instances:
-            row.reason = (row.reason or "").partition("; ")[2] or None
+            overlap.release(row)
             _start(Due(row), now, plan)
             started[row.job_id] += 1
 

@@ -11,26 +11,20 @@ from app.services import webhooks
 # Missed slots are recorded one row each, up to this many per catch-up.
 MAX_MISSED_ROWS = 10_000
 # run_all runs at most this many missed slots (the latest); the rest are recorded missed.
+# The scheduler passes MISFIRE_RUN_ALL_CAP from its config; this is the default.
 DEFAULT_RUN_ALL_CAP = 100
 
 
-def slots_to_run(job: ScheduledJob, slots: list[datetime]) -> list[datetime]:
-    """Which missed slots still run: none, the latest, or the latest N (capped)."""
+def slots_to_run(
+    job: ScheduledJob, slots: list[datetime], run_all_cap: int = DEFAULT_RUN_ALL_CAP
+) -> list[datetime]:
+    """Which missed slots still run: none, the latest, or the latest ``run_all_cap``."""
     policy = MisfirePolicy(job.misfire_policy)
     if policy == MisfirePolicy.SKIP:
         return []
     if policy == MisfirePolicy.RUN_ONCE:
         return slots[-1:]
-    return slots[-run_all_cap() :]
-
-
-def run_all_cap() -> int:
-    """The run_all cap from config (outside an app: the default)."""
-    from flask import current_app, has_app_context
-
-    if has_app_context():
-        return int(current_app.config["MISFIRE_RUN_ALL_CAP"])
-    return DEFAULT_RUN_ALL_CAP
+    return slots[-run_all_cap:]
 
 
 def announce_missed(session: DbSession, missed: list[Execution], now: datetime) -> None:

@@ -25,8 +25,9 @@ from app.models import (
     SchedulerInstance,
     TriggeredBy,
 )
-from app.services import firing, instances, retries, runs, schedule
-from app.services.firing import Due, Plan, is_held
+from app.services import firing, instances, misfire, overlap, retries, runs, schedule
+from app.services.batches import chunks
+from app.services.firing import Due, Plan
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
 REQUEUE_AFTER = timedelta(seconds=10)
@@ -132,6 +133,7 @@ def reconcile(
     *,
     full: bool = True,
     max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
+    run_all_cap: int = misfire.DEFAULT_RUN_ALL_CAP,
 ) -> tuple[Plan, Report]:
     """One pass; the caller fences, commits, then carries out the plan.
 
@@ -151,7 +153,7 @@ def reconcile(
         full = True
     session.flush()
     if full or not _counts_agree(session, recurrence):
-        _sync_all(session, recurrence, now, instance_id, plan)
+        _sync_all(session, recurrence, now, instance_id, plan, run_all_cap)
     firing.release_held(session, now, plan)
     _requeue_lost(session, recurrence, now, plan)
     _sweep_abandoned(session, now, worker_lost_after, plan, max_abandoned)
@@ -165,7 +167,7 @@ def _counts_agree(session: DbSession, recurrence: Recurrence) -> bool:
         select(func.count()).where(
             Execution.status == ExecutionStatus.PENDING.value,
             Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            (Execution.reason.is_(None)) | ~is_held(),
+            ~overlap.is_held(),
         )
     )
     jobs = session.scalar(
@@ -186,15 +188,15 @@ def _sync_all(
     now: datetime,
     instance_id: uuid.UUID | None,
     plan: Plan,
+    run_all_cap: int,
 ) -> None:
     """Check every job cheaply, treat those that need it, drop stray entries."""
     armed = set(recurrence.armed())
     slots = _slot_index(session)
     attention = _needing_attention(session, slots, armed)
-    for start in range(0, len(attention), _CHUNK):
-        chunk = attention[start : start + _CHUNK]
+    for chunk in chunks(attention, _CHUNK):
         slot_ids = [slot_id for job_id in chunk for slot_id, _ in slots.get(job_id, [])]
-        _sync_chunk(session, chunk, slot_ids, armed, now, instance_id, plan)
+        _sync_chunk(session, chunk, slot_ids, armed, now, instance_id, plan, run_all_cap)
     gone = set(plan.disarm)
     wanted = {rq_job_id(a.execution_id) for a in plan.arm} | {
         rq_job_id(slot_id) for rows in slots.values() for slot_id, _ in rows if slot_id not in gone
@@ -215,7 +217,7 @@ def _slot_index(session: DbSession) -> dict[uuid.UUID, list[_Slot]]:
         select(Execution.id, Execution.job_id, Execution.scheduled_for).where(
             Execution.status == ExecutionStatus.PENDING.value,
             Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-            (Execution.reason.is_(None)) | ~is_held(),
+            ~overlap.is_held(),
         )
     )
     index: dict[uuid.UUID, list[_Slot]] = defaultdict(list)
@@ -257,6 +259,7 @@ def sync_jobs(
     now: datetime,
     instance_id: uuid.UUID | None,
     plan: Plan,
+    run_all_cap: int = misfire.DEFAULT_RUN_ALL_CAP,
 ) -> None:
     """Re-sync a few jobs at once (edited, paused, resumed, deleted since the last pass)."""
     slot_ids = list(
@@ -265,12 +268,12 @@ def sync_jobs(
                 Execution.job_id.in_(job_ids),
                 Execution.status == ExecutionStatus.PENDING.value,
                 Execution.triggered_by == TriggeredBy.SCHEDULER.value,
-                (Execution.reason.is_(None)) | ~is_held(),
+                ~overlap.is_held(),
             )
         )
     )
     armed = {rq_job_id(i) for i in slot_ids if recurrence.is_armed(rq_job_id(i))}
-    _sync_chunk(session, job_ids, slot_ids, armed, now, instance_id, plan)
+    _sync_chunk(session, job_ids, slot_ids, armed, now, instance_id, plan, run_all_cap)
 
 
 def _sync_chunk(
@@ -281,6 +284,7 @@ def _sync_chunk(
     now: datetime,
     instance_id: uuid.UUID | None,
     plan: Plan,
+    run_all_cap: int,
 ) -> None:
     """Full treatment for some jobs, then let the session forget what it loaded."""
     known = set(session.identity_map.keys())
@@ -296,7 +300,7 @@ def _sync_chunk(
         sync_job(session, job, pending.pop(job.id, []), armed, now, instance_id, plan, due)
     session.flush()
     if due:
-        firing.fire(session, due, now, instance_id, plan)
+        firing.fire(session, due, now, instance_id, plan, run_all_cap=run_all_cap)
     firing.plan_next_many(session, instance_id, plan, now)
     session.flush()
     for key in set(session.identity_map.keys()) - known:

@@ -10,7 +10,7 @@ Swapping the recurrence engine later is a change to this module only.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -25,6 +25,8 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import to_unix
+
+from app.services.batches import chunks
 
 ENTRY_FUNC = "app.entrypoints.run_execution"
 DELIVERY_FUNC = "app.entrypoints.deliver_webhook"
@@ -142,10 +144,10 @@ class Recurrence:
         ops += [partial(self._move, job) for job in move]
         ops += [partial(self._enqueue, a) for a in enqueue]
         ops += [partial(self._arm, a) for a in arm]
-        for batch in _batches(ops, _PIPELINE_BATCH):
+        for batch in chunks(ops, _PIPELINE_BATCH):
             self._fenced(token, batch)
 
-    def _fenced(self, token: int | None, ops: list[Callable[[Pipeline], object]]) -> None:
+    def _fenced(self, token: int | None, ops: Sequence[Callable[[Pipeline], object]]) -> None:
         with self.connection.pipeline() as pipe:
             try:
                 if token is not None:
@@ -242,7 +244,7 @@ class Recurrence:
         holds a worker longer than that.
         """
         ops = [partial(self._enqueue_delivery, i, timeout) for i in delivery_ids]
-        for batch in _batches(ops, _PIPELINE_BATCH):
+        for batch in chunks(ops, _PIPELINE_BATCH):
             self._fenced(None, batch)
 
     def _enqueue_delivery(self, delivery_id: uuid.UUID, timeout: float, pipe: Pipeline) -> None:
@@ -276,14 +278,3 @@ def _score(moment: datetime) -> int:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -35,7 +35,7 @@ from app.services import access, claims
 from app.services.effects import enqueue
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, contains, page_of
-from app.services.recurrence import Arm, Recurrence
+from app.services.recurrence import Arm, Recurrence, rq_job_id
 
 # Items a person may still retry or discard.
 OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
@@ -131,8 +131,10 @@ def launch(
 
 def _attempt(item: RetryItem, now: datetime, user: User | None) -> Execution:
     """The next attempt of a failed run: the same slot, one attempt further."""
+    row_id = uuid.uuid4()
     return Execution(
-        id=uuid.uuid4(),
+        id=row_id,
+        rq_job_id=rq_job_id(row_id),
         job_id=item.job_id,
         status=ExecutionStatus.QUEUED.value,
         scheduled_for=item.execution.scheduled_for,

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
@@ -28,14 +28,13 @@ from app.models import (
     WebhookPhase,
     utcnow,
 )
-from app.services import firing, retries, webhooks
+from app.services import overlap, retries, webhooks
 from app.services.errors import ServiceError
-from app.services.recurrence import Arm, Recurrence
+from app.services.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
 
 log = logging.getLogger(__name__)
 Running = aliased(Execution)
-Waiting = aliased(Execution)
 _CLAIMABLE = (ExecutionStatus.PENDING.value, ExecutionStatus.QUEUED.value)
 
 
@@ -67,7 +66,7 @@ def claim(
     Manual runs ("Run now") are not limited.
     """
     row = session.get(Execution, execution_id)
-    if row is None or row.status not in _CLAIMABLE or firing.is_held_row(row):
+    if row is None or row.status not in _CLAIMABLE or overlap.is_held_row(row):
         session.rollback()
         log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
         return None
@@ -83,10 +82,10 @@ def claim(
     result = session.execute(
         update(Execution)
         .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
-        .where((Execution.reason.is_(None)) | ~firing.is_held())
+        .where(~overlap.is_held())
         .where(running < job.max_instances if limited else true())
         # Slots start in order: none overtakes an older slot still waiting its turn.
-        .where(~waiting_before(row) if limited else true())
+        .where(~overlap.waiting_before(row) if limited else true())
         .values(
             status=ExecutionStatus.RUNNING.value,
             started_at=now,
@@ -101,7 +100,7 @@ def claim(
         webhooks.emit(session, WebhookPhase.STARTED, row, now)
         session.commit()
         return row
-    firing.overlap(session, row, job, now)
+    overlap.apply(session, row, job, now)
     session.commit()
     return None
 
@@ -121,20 +120,6 @@ def lock_jobs(session: DbSession, job_ids: Sequence[uuid.UUID]) -> None:
             .order_by(ScheduledJob.id)
             .with_for_update()
         )
-
-
-def waiting_before(row: Execution) -> ColumnElement[bool]:
-    """SQL: an older slot of the same job is held, waiting for a free instance."""
-    return (
-        select(Waiting.id)
-        .where(
-            Waiting.job_id == row.job_id,
-            Waiting.status == ExecutionStatus.PENDING.value,
-            Waiting.reason.like(firing.HELD + "%"),
-            Waiting.scheduled_for < row.scheduled_for,
-        )
-        .exists()
-    )
 
 
 def wait_until_due(execution: Execution) -> None:
@@ -273,8 +258,10 @@ def trigger(
     now: datetime,
 ) -> Execution:
     """Run now: a new execution straight into the queue, even for a paused job."""
+    row_id = uuid.uuid4()
     row = Execution(
-        id=uuid.uuid4(),
+        id=row_id,
+        rq_job_id=rq_job_id(row_id),
         job_id=job.id,
         status=ExecutionStatus.QUEUED.value,
         scheduled_for=now,

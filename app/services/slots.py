@@ -11,19 +11,23 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.models import Execution, ScheduledJob
+from app.services.batches import chunks
 
 _SCHEDULER_SLOT = text("triggered_by = 'scheduler'")
+# Rows per array statement on PostgreSQL (arrays are not bound by the parameter limit).
+_PG_CHUNK = 10_000
 
 # PostgreSQL takes the rows as arrays: a tiny statement instead of one with
 # 8,000 placeholders, which the driver would spend longer converting than sending.
 _PG_INSERT_SLOTS = text("""
     INSERT INTO executions
-        (id, job_id, status, scheduled_for, triggered_by, scheduler_instance_id,
+        (id, rq_job_id, job_id, status, scheduled_for, triggered_by, scheduler_instance_id,
          attempt, created_at)
     SELECT * FROM unnest(
-        CAST(:ids AS uuid[]), CAST(:job_ids AS uuid[]), CAST(:statuses AS varchar[]),
-        CAST(:slots AS timestamptz[]), CAST(:triggers AS varchar[]),
-        CAST(:instances AS uuid[]), CAST(:attempts AS int[]), CAST(:created AS timestamptz[]))
+        CAST(:ids AS uuid[]), CAST(:rq_job_ids AS varchar[]), CAST(:job_ids AS uuid[]),
+        CAST(:statuses AS varchar[]), CAST(:slots AS timestamptz[]),
+        CAST(:triggers AS varchar[]), CAST(:instances AS uuid[]), CAST(:attempts AS int[]),
+        CAST(:created AS timestamptz[]))
     ON CONFLICT (job_id, scheduled_for) WHERE triggered_by = 'scheduler' DO NOTHING
     RETURNING id
 """)
@@ -34,6 +38,7 @@ _PG_STORE_NEXT = text("""
 """)
 _SLOT_COLUMNS = {
     "ids": "id",
+    "rq_job_ids": "rq_job_id",
     "job_ids": "job_id",
     "statuses": "status",
     "slots": "scheduled_for",
@@ -49,8 +54,7 @@ def store_next_times(connection: Connection, values: Sequence[Mapping[str, Any]]
     if not values:
         return
     if connection.dialect.name == "postgresql":
-        for start in range(0, len(values), 10_000):
-            part = values[start : start + 10_000]
+        for part in chunks(values, _PG_CHUNK):
             ids = [v["id"] for v in part]
             connection.execute(
                 _PG_STORE_NEXT, {"ids": ids, "times": [v["next_run_time"] for v in part]}
@@ -71,8 +75,7 @@ def insert_slots(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> s
         return set()
     if connection.dialect.name == "postgresql":
         inserted: set[uuid.UUID] = set()
-        for start in range(0, len(rows), 10_000):
-            part = rows[start : start + 10_000]
+        for part in chunks(rows, _PG_CHUNK):
             arrays = {key: [row[col] for row in part] for key, col in _SLOT_COLUMNS.items()}
             inserted.update(connection.execute(_PG_INSERT_SLOTS, arrays).scalars())
         return inserted
@@ -86,6 +89,6 @@ def insert_slots(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> s
         .returning(table.c.id)
     )
     inserted = set()
-    for start in range(0, len(rows), 1000):
-        inserted.update(connection.execute(statement, rows[start : start + 1000]).scalars())
+    for part in chunks(rows):
+        inserted.update(connection.execute(statement, part).scalars())
     return inserted

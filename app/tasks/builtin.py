@@ -132,11 +132,14 @@ CLEANUP_ARGS: dict[str, Any] = {
 def cleanup_history(older_than_days: int = 30, batch_size: int = 1000) -> dict[str, Any]:
     """Delete old executions in batches and report how many went."""
     # Imported here: the registry must stay importable without the database layer.
-    from app.services.history import (  # type: ignore[import-not-found, unused-ignore]
-        delete_executions_older_than,
-    )
+    # The task is the edge: it takes the app's session (the worker's app context).
+    from app.extensions import db
+    from app.models import utcnow
+    from app.services import retention
 
-    deleted = delete_executions_older_than(int(older_than_days), int(batch_size))
+    deleted = retention.purge_older_than(
+        db.session, int(older_than_days), utcnow(), int(batch_size)
+    )
     return {"deleted": int(deleted)}
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.extensions import db
+from app.health import bp
 from app.queues import redis_connection
-from app.status import bp
 
 
 @bp.route("/healthz")
