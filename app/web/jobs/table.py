@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, request
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.datastructures import MultiDict
@@ -15,8 +15,7 @@ from app import htmx
 from app.extensions import db
 from app.models import ScheduledJob
 from app.services.jobs import JobFilters, list_jobs
-
-bp = Blueprint("jobs", __name__)
+from app.web.jobs import bp
 
 PER_PAGE = 20
 MAX_QUERY = 200

@@ -1,0 +1,7 @@
+"""The jobs pages: the table with its actions (table), and more views joining the same blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("jobs", __name__)
+
+from app.web.jobs import table  # noqa: E402,F401
