@@ -12,3 +12,4 @@ def register(app: Flask) -> None:
     i18n.register(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(preferences.bp)
+    app.add_template_global(lambda name: name in app.view_functions, "has_endpoint")
