@@ -26,13 +26,14 @@ faults_only = pytest.mark.skipif(
 
 
 @pytest.fixture
-def record() -> Callable[..., None]:
+def record(request: pytest.FixtureRequest) -> Callable[..., None]:
     """``record(scenario, recovery=…, duplicates=…, lost=…, stuck=…)`` for `make faults`."""
 
     def write(scenario: str, **figures: Any) -> None:
         path = os.environ.get("FAULTS_REPORT")
         if path:
+            line = {"test": request.node.nodeid, "scenario": scenario} | figures
             with open(path, "a") as report:
-                report.write(json.dumps({"scenario": scenario} | figures) + "\n")
+                report.write(json.dumps(line) + "\n")
 
     return write

@@ -1,16 +1,18 @@
-"""What the ledger says after a fault: duplicates, stuck runs, slots lost."""
+"""A load to put a fault under, and what the ledger says afterwards: duplicates, lost, stuck."""
 
 from __future__ import annotations
 
 import itertools
 import time
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import create_engine, make_url, select, text
 
 from app.extensions import db
-from app.models import Execution
+from app.models import Execution, utcnow
 
 
 def executions() -> list[Execution]:
@@ -72,3 +74,73 @@ def database_outage(database_url: str, seconds: float) -> int:
             return len(killed)
     finally:
         admin.dispose()
+
+
+JOBS = 4
+EVERY = 2  # seconds: a load two workers keep up with on a busy machine
+
+
+def load(api: Any, httpserver: Any, jobs: int = JOBS) -> list[uuid.UUID]:
+    """``jobs`` interval jobs that each call the test's HTTP server every ``EVERY`` seconds.
+
+    Each request is one run, so the server's log counts runs that really happened.
+    """
+    from tests.test_engine import create
+
+    httpserver.expect_request("/hit").respond_with_data("ok")
+    url = httpserver.url_for("/hit")
+    return [
+        create(
+            api,
+            name=f"hit {n}",
+            taskFunction="http_request",
+            scheduleConfig={"seconds": EVERY},
+            taskArgs={"url": url},
+        )
+        for n in range(jobs)
+    ]
+
+
+def succeeded(since: datetime | None = None) -> list[Execution]:
+    return [
+        r for r in executions() if r.status == "success" and (since is None or r.started_at > since)
+    ]
+
+
+def pending_work() -> list[tuple[str, str]]:
+    return [
+        (r.status, str(r.scheduled_for.time()))
+        for r in executions()
+        if r.status in ("queued", "running")
+    ]
+
+
+def recovery(ids: list[uuid.UUID], since: datetime, timeout: float, logs: Any) -> float:
+    """Seconds from ``since`` until every job has run successfully again."""
+    from tests.engine import wait_for
+
+    wait_for(lambda: {r.job_id for r in succeeded(since)} >= set(ids), timeout, logs)
+    firsts = [min(r.started_at for r in succeeded(since) if r.job_id == i) for i in ids]
+    return round((max(firsts) - since).total_seconds(), 1)
+
+
+def settle(
+    engine: Any, api: Any, ids: list[uuid.UUID], httpserver: Any, since: datetime
+) -> dict[str, Any]:
+    """Measure recovery from ``since``, run on a little, pause, drain, stop; the figures."""
+    from tests.engine import wait_for
+
+    recovered = recovery(ids, since, 30, engine.logs)
+    time.sleep(3)  # some load after the recovery
+    for job_id in ids:
+        assert api.post(f"/jobs/{job_id}/action", {"action": "pause"}).status_code == 200
+    wait_for(lambda: not pending_work(), 30, lambda: (pending_work(), engine.logs()))
+    engine.stop_all()
+    rows = executions()
+    ran = [r for r in rows if r.started_at is not None]
+    return {
+        "recovery": recovered,
+        "duplicates": duplicates(rows) + max(len(httpserver.log) - len(ran), 0),
+        "lost": lost(rows, timedelta(seconds=EVERY)) + max(len(ran) - len(httpserver.log), 0),
+        "stuck": stuck(rows, utcnow()),
+    }
