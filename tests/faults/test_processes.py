@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 import time
 
 import pytest
@@ -111,3 +113,35 @@ def test_sigterm_lets_the_running_task_finish(engine, api_as, editor, record):
     [run] = rows(job_id)
     record("worker SIGTERM mid-run", recovery=waited, duplicates=0, lost=0, stuck=0)
     assert run.status == "success", (run.status, run.error_message, engine.logs())
+
+
+@faults_only
+@pytest.mark.slow
+def test_redis_killed_and_restarted_empty(engine, api_as, editor, httpserver, record, tmp_path):
+    """A private redis-server (the shared one serves other people): killed, then back empty."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    url = f"redis://127.0.0.1:{port}/0"
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        api = api_as(editor)
+        ids = load(api, httpserver)
+        engine.scheduler(REDIS_URL=url)
+        engine.worker(REDIS_URL=url)
+        engine.retry(REDIS_URL=url)
+        wait_for(lambda: len(succeeded()) >= 2 * len(ids), 30, engine.logs)
+        server.kill()
+        server.wait()
+        time.sleep(5)
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=tmp_path)
+        figures = settle(engine, api, ids, httpserver, utcnow())
+    finally:
+        server.kill()
+        server.wait()
+    worker_logs = [path.read_text() for path in engine.tmp.glob("worker.py.*.log")]
+    restarts = sum(text.count("starting another") for text in worker_logs)
+    record("Redis killed 5 s, restarted empty", restarts=restarts, **figures)
+    assert (figures["duplicates"], figures["lost"], figures["stuck"]) == (0, 0, 0), figures
+    assert restarts <= 4  # each child crashes once at most, then waits for Redis: no storm
