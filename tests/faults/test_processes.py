@@ -101,6 +101,7 @@ def test_workers_wait_for_an_unreachable_redis_without_a_respawn_storm(
 
 
 def test_sigterm_lets_the_running_task_finish(engine, api_as, editor, record):
+    engine.scheduler()
     worker = engine.worker(WORKER_CONCURRENCY="1")
     api = api_as(editor)
     job_id = create(api, taskFunction="sleep", taskArgs={"seconds": 2}, scheduleConfig={"hours": 1})
