@@ -20,7 +20,7 @@ TEST_STEPS := lint typecheck schemathesis test-sqlite test-postgres test-browser
 REPORTS := reports
 
 .PHONY: help venv install run services lint typecheck test test-sqlite test-postgres \
-	test-browser schemathesis clean translations
+	test-browser schemathesis clean translations faults
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,17 @@ test-browser: $(STAMP) ## Browser tests in Debian's Chromium
 schemathesis: $(STAMP) ## Fuzz the live JSON API against its OpenAPI document
 	@printf '\n==> schemathesis: fuzz /api/v1 against openapi.json\n'
 	REDIS_URL='$(REDIS_URL)' bash scripts/schemathesis.sh
+
+# Not part of `make test`: the long scenarios run only here (ALMANAC_FAULTS=1).
+faults: $(STAMP) ## Every fault scenario on PostgreSQL, then a table of what each measured
+	@printf '\n==> faults: tests/faults on PostgreSQL (real processes, a few minutes)\n'
+	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/faults.jsonl
+	@status=0; ALMANAC_FAULTS=1 FAULTS_REPORT=$(REPORTS)/faults.jsonl \
+		TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' \
+		$(BIN)/pytest tests/faults -p no:cacheprovider -q -rs --junitxml=$(REPORTS)/faults.xml \
+		|| status=$$?; \
+	printf '\n'; $(BIN)/python scripts/fault_table.py $(REPORTS)/faults.jsonl $(REPORTS)/faults.xml; \
+	exit $$status
 
 test: $(STAMP) ## Every check in order, stopping at the first failure
 	@rm -rf $(REPORTS)

@@ -6,19 +6,26 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TypeVar
 
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from app.extensions import db
-from app.models import ExecutionStatus, utcnow
+from app.models import Execution, ExecutionStatus, utcnow
 from app.services import deliveries, runs
 from app.services.instances import WORKER_NAME_ENV, worker_name
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None
+T = TypeVar("T")
+# How long a run waits for a database that went away (a restart): about 15 s.
+DATABASE_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 @contextlib.contextmanager
@@ -45,19 +52,68 @@ def run_execution(execution_id: str) -> None:
             enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
         ident = uuid.UUID(execution_id)
         name = os.environ.get(WORKER_NAME_ENV) or worker_name(socket.gethostname(), os.getpid())
-        execution = runs.claim(db.session, ident, name, enqueued_at, utcnow())
+        execution = _claim(ident, name, enqueued_at)
         if execution is None:
             return
+        job = execution.job  # loaded now: the session is closed while the task runs
+        # No transaction, no checked-out connection while user code runs: an
+        # idle transaction held for the whole task holds back vacuum.
+        db.session.close()
         outcome = runs.Outcome(ExecutionStatus.FAILED, error="the run ended unexpectedly")
         try:
             runs.wait_until_due(execution)
-            outcome = runs.execute(execution.job, current_app.config["LOG_OUTPUT_LIMIT"])
+            outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
         finally:
-            db.session.rollback()
-            runs.finish(
-                db.session, ident, outcome, utcnow(), current_app.config["RETRY_MAX_ABANDONED"]
+            limit = current_app.config["RETRY_MAX_ABANDONED"]
+            _patiently(
+                "record the outcome",
+                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit),
             )
             db.session.remove()
+
+
+def _claim(ident: uuid.UUID, name: str, enqueued_at: datetime | None) -> Execution | None:
+    """Claim the run, waiting out a database that is briefly away (a restart).
+
+    If the database stays away, the error reaches RQ, which gives up on the
+    job; the run is still ``queued`` and reconcile enqueues it again.
+    """
+    tries = 0
+
+    def attempt() -> Execution | None:
+        nonlocal tries
+        tries += 1
+        row = runs.claim(db.session, ident, name, enqueued_at, utcnow())
+        if row is None and tries > 1:
+            # An earlier try may have committed before its connection died.
+            mine = db.session.get(Execution, ident)
+            if mine is not None and mine.status == ExecutionStatus.RUNNING:
+                return mine if mine.worker_name == name else None
+        return row
+
+    return _patiently("claim the run", attempt)
+
+
+def _patiently(what: str, step: Callable[[], T]) -> T:
+    """Run a database step; when the database went away, wait and try again a few times.
+
+    Every step retried here is safe to repeat: it rolls back or commits
+    whole, and a claim or an outcome that was already recorded is not
+    recorded twice (both are conditional on the run's status).
+    """
+    for wait in (*DATABASE_WAITS, None):
+        try:
+            return step()
+        except DBAPIError as error:
+            if not (error.connection_invalidated or isinstance(error, OperationalError)):
+                raise
+            with contextlib.suppress(SQLAlchemyError):
+                db.session.rollback()
+            if wait is None:
+                raise
+            log.warning("database unavailable to %s (%s); again in %.1fs", what, error.orig, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def deliver_webhook(delivery_id: str) -> None:

@@ -19,12 +19,12 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app import __version__
 from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import InstanceRole, utcnow
 from app.queues import recurrence
 from app.services import deliveries, instances, retry_queue
+from app.version import __version__
 
 log = logging.getLogger("almanac.retry")
 SWEEP_EVERY = timedelta(seconds=5)

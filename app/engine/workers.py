@@ -7,78 +7,191 @@ SIGTERM is passed to every child: RQ finishes the current run, then stops.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
 import threading
+import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker
+from sqlalchemy.exc import OperationalError
 
-from app import __version__
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
 from app.queues import redis_connection
 from app.services import instances, runs
 from app.services.instances import WORKER_NAME_ENV, worker_name
 from app.services.recurrence import JsonJob, execution_id_of
+from app.version import __version__
 
 log = logging.getLogger("almanac.worker")
-WORKER_CLASSES: dict[str, type[BaseWorker]] = {"fork": Worker, "simple": SimpleWorker}
+
+
+class _StopsListeningFirst(BaseWorker):
+    """RQ's shutdown, without a wait of up to a minute.
+
+    RQ unsubscribes from its command channel, then joins redis-py's listener
+    thread; once unsubscribed that thread waits up to 60 s for a subscription
+    that never comes, and recent redis-py joins without a timeout, so SIGTERM
+    sometimes took a minute (seen in the tests' teardowns). Stopping the
+    listener's loop first lets the unsubscribe reply end it at once.
+    """
+
+    def unsubscribe(self) -> None:
+        thread = getattr(self, "pubsub_thread", None)
+        if thread is not None:
+            thread._running.clear()
+        super().unsubscribe()  # type: ignore[no-untyped-call]
+
+
+class _ForkWorker(_StopsListeningFirst, Worker):
+    """RQ's forking worker (a work horse per run)."""
+
+
+class _SimpleWorker(_StopsListeningFirst, SimpleWorker):
+    """RQ's in-process worker."""
+
+
+WORKER_CLASSES: dict[str, type[BaseWorker]] = {"fork": _ForkWorker, "simple": _SimpleWorker}
+
+
+class Doubling:
+    """Waits that double from ``first`` up to ``cap``, back to ``first`` after a calm spell.
+
+    Pure (no clock of its own): the caller says how long things went well
+    since the last failure, so the policy is tested without sleeping.
+    """
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0, calm: float = 60.0) -> None:
+        self.first, self.cap, self.calm = first, cap, calm
+        self._wait = first
+
+    def next(self, calm_for: float = 0.0) -> float:
+        """The next wait; ``calm_for`` seconds without a failure reset the doubling."""
+        if calm_for >= self.calm:
+            self._wait = self.first
+        wait = self._wait
+        self._wait = min(wait * 2, self.cap)
+        return wait
 
 
 class Supervisor:
-    """Keeps ``concurrency`` worker children alive until told to stop."""
+    """Keeps ``concurrency`` worker children alive until told to stop.
 
-    def __init__(self, app: Flask, queues: list[str]) -> None:
+    A child that dies is replaced after a wait that doubles while children
+    keep dying young (Redis or the database away), so an outage costs a few
+    restarts, not a storm of them; a child that lived a minute resets it.
+    """
+
+    POLL = 0.1  # how often to look for dead children while a restart is due
+
+    def __init__(
+        self,
+        app: Flask,
+        queues: list[str],
+        target: Callable[[Flask, list[str]], None] | None = None,
+    ) -> None:
         self.app = app
         self.queues = queues
+        self.target = target or run_worker
         self.concurrency = int(app.config["WORKER_CONCURRENCY"])
-        self.children: set[int] = set()
+        self.children: dict[int, float] = {}  # pid -> when it started (monotonic)
+        self.restarts: list[float] = []  # when each replacement is due (monotonic)
+        self.backoff = Doubling()
         self.stopping = False
+        self.pid = os.getpid()
 
     def run(self) -> None:
-        """Fork the children and wait; replace any that die unexpectedly."""
+        """Fork the children and wait; replace any that die unexpectedly, backing off."""
+        self.pid = os.getpid()
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         for _ in range(self.concurrency):
             self._spawn()
+        while self.children or self._restart_due():
+            if self._restart_due():
+                self._reap_without_blocking()
+                self._restart_when_due()
+            else:
+                self._reap_blocking()
+
+    def _restart_due(self) -> bool:
+        return bool(self.restarts) and not self.stopping
+
+    def _reap_blocking(self) -> None:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            self.children.clear()
+            return
+        self._exited(pid, status)
+
+    def _reap_without_blocking(self) -> None:
         while self.children:
             try:
-                pid, status = os.wait()
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
-            except InterruptedError:
-                continue
-            self.children.discard(pid)
-            if not self.stopping:
-                log.warning("worker %d exited (%s); starting another", pid, status)
-                self._spawn()
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self._exited(pid, status)
+
+    def _restart_when_due(self) -> None:
+        now = time.monotonic()
+        due = [at for at in self.restarts if at <= now]
+        self.restarts = [at for at in self.restarts if at > now]
+        for _ in due:
+            self._spawn()
+        if self.restarts:
+            time.sleep(min(self.POLL, max(min(self.restarts) - now, 0.0)))
+
+    def _exited(self, pid: int, status: int) -> None:
+        started = self.children.pop(pid, None)
+        if started is None or self.stopping:
+            return
+        lived = time.monotonic() - started
+        wait = self.backoff.next(calm_for=lived)
+        log.warning(
+            "worker %d exited (%s) after %.1fs; starting another in %.1fs", pid, status, lived, wait
+        )
+        self.restarts.append(time.monotonic() + wait)
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != self.pid:  # a child signalled before it reset its handlers
+            os._exit(128 + signum)
         self.stopping = True
         for pid in list(self.children):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
-                self.children.discard(pid)
+                self.children.pop(pid, None)
 
     def _spawn(self) -> None:
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                run_worker(self.app, self.queues)
+                self.target(self.app, self.queues)
             except BaseException:
                 log.exception("worker crashed")
                 code = 1
             os._exit(code)
-        self.children.add(pid)
+        self.children[pid] = time.monotonic()
+        if self.stopping:  # the stop signal came while this child was being made
+            os.kill(pid, signal.SIGTERM)
 
 
 def run_worker(app: Flask, queues: list[str]) -> None:
@@ -87,17 +200,20 @@ def run_worker(app: Flask, queues: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     with app.app_context():
         _fresh_pool_in_every_child()
+        connection = redis_connection()
+        _wait_for_redis(connection)
         name = worker_name(socket.gethostname(), os.getpid())
         os.environ[WORKER_NAME_ENV] = name
         role = InstanceRole.WORKER.value
         instance_id = instances.register(db.session, role, __version__, utcnow()).id
+        db.session.remove()  # reading .id began a transaction: end it before any fork
         stop_beat = threading.Event()
         threading.Thread(target=_beat, args=(app, instance_id, stop_beat), daemon=True).start()
         worker_class = WORKER_CLASSES[app.config["WORKER_CLASS"]]
         worker = worker_class(
             queues,
             name=name.replace(":", "."),
-            connection=redis_connection(),
+            connection=connection,
             serializer=JSONSerializer,
             job_class=JsonJob,
             work_horse_killed_handler=_horse_killed,
@@ -110,17 +226,45 @@ def run_worker(app: Flask, queues: list[str]) -> None:
             instances.stop(db.session, instance_id, utcnow())
 
 
+def _wait_for_redis(connection: Redis) -> None:
+    """Start only once Redis answers: waiting beats crashing and being restarted in a loop."""
+    backoff = Doubling()
+    while True:
+        try:
+            connection.ping()
+            return
+        except (RedisError, OSError) as error:
+            wait = backoff.next()
+            log.warning("Redis unreachable (%s); trying again in %.1fs", error, wait)
+            time.sleep(wait)
+
+
 def _fresh_pool_in_every_child() -> None:
     """Drop inherited pooled connections now and in every work horse RQ forks.
 
-    The pool's pre-ping runs before any checkout hook, so a horse that reused
-    an inherited connection would ping on the parent's socket while the
-    heartbeat thread talks on it, and break both. ``dispose(close=False)``
-    forgets the parent's connections without closing them under its feet.
+    A session that holds a connection when RQ forks would hand it to the
+    horse, which would talk on the worker's socket — and after a database
+    restart every horse would inherit the same dead one (issue 16: no run
+    succeeded until the workers were restarted). So the worker's session
+    gives its connection back just before each fork, and the horse starts
+    with an empty pool of its own. The pool's pre-ping runs before any
+    checkout hook, so a horse that reused an inherited pooled connection
+    would ping on the parent's socket while the heartbeat thread talks on
+    it; ``dispose(close=False)`` forgets the parent's connections without
+    closing them under its feet.
     """
     engine = db.engine
     engine.dispose(close=False)
-    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    os.register_at_fork(before=_release_session, after_in_child=lambda: engine.dispose(close=False))
+
+
+def _release_session() -> None:
+    """Before a fork: the session of this thread ends its transaction, returns its connection."""
+    if has_app_context():
+        try:
+            db.session.remove()
+        except Exception:  # a dead connection: the horse gets a fresh one anyway
+            log.warning("could not release the session before a fork", exc_info=True)
 
 
 def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:
@@ -129,11 +273,14 @@ def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:
         while not stop.wait(float(app.config["HEARTBEAT_SECONDS"])):
             try:
                 instances.beat(db.session, instance_id, utcnow())
+            except OperationalError as error:  # the database is away: one line, not a trace
+                log.warning("heartbeat failed: %s", error.orig)
             except Exception:
                 log.exception("heartbeat failed")
-                db.session.rollback()
             finally:
-                db.session.remove()
+                # Never let a failed clean-up end the thread: the beats must go on.
+                with contextlib.suppress(Exception):
+                    db.session.remove()
 
 
 def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:

@@ -1,9 +1,15 @@
 """Claiming due rows of a work table so that concurrent processes never take the same row.
 
-One statement for both databases: ``UPDATE … SET status = <claimed> WHERE id
-IN (<due rows, oldest first, LIMIT n>) AND status = <due> RETURNING id``.
+One statement for both databases: ``WITH picked AS MATERIALIZED (<due rows,
+oldest first, LIMIT n>) UPDATE … SET status = <claimed> WHERE id IN (SELECT
+id FROM picked) AND status = <due> RETURNING id``.
 
-- PostgreSQL: the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so two
+- The batch is picked once. Written as ``WHERE id IN (<subquery LIMIT n>)``,
+  PostgreSQL may run the subquery again for the rows it updates (a semi-join
+  rescanned per row), and with ``SKIP LOCKED`` each run skips the rows the
+  previous ones locked: one claim took all 200 due rows with a batch of 25.
+  A materialised CTE is evaluated exactly once.
+- PostgreSQL: the picking SELECT takes ``FOR UPDATE SKIP LOCKED``, so two
   claimers pick disjoint rows without waiting on each other; the outer
   ``status`` check is re-evaluated on the locked row (READ COMMITTED).
 - SQLite has no row locks (the clause is not rendered): writers are
@@ -20,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, update
+from sqlalchemy import ColumnElement, Select, select, update
 
 from app.extensions import DbSession
 
@@ -37,11 +43,15 @@ def claim(
     ``candidates`` selects ``model.id`` (with its filters, order and limit);
     the caller commits.
     """
-    locked = candidates.with_for_update(skip_locked=True, of=model)
+    picked = (
+        candidates.with_for_update(skip_locked=True, of=model)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")  # evaluated once: the batch is the limit
+    )
     statuses = [due_status] if isinstance(due_status, str) else list(due_status)
     statement = (
         update(model)
-        .where(model.id.in_(locked.scalar_subquery()), model.status.in_(statuses))
+        .where(model.id.in_(select(picked.c[0])), model.status.in_(statuses))
         .values(**values)
         .returning(model.id)
         .execution_options(synchronize_session=False)

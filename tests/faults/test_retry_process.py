@@ -1,0 +1,81 @@
+"""The retry process killed mid-drain: every item launched exactly once, dead claims handed back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Execution, RetryItem, SchedulerInstance, utcnow
+from tests.engine import wait_for
+
+ITEMS, BATCH = 200, 25
+
+
+def _count(*where):
+    db.session.rollback()
+    return db.session.scalar(select(func.count()).select_from(RetryItem).where(*where))
+
+
+def _due_items(job, now):
+    failed = [
+        Execution(
+            id=uuid.uuid4(),
+            job_id=job.id,
+            status="failed",
+            scheduled_for=now,
+            triggered_by="manual",
+        )
+        for _ in range(ITEMS)
+    ]
+    db.session.add_all(failed)
+    db.session.flush()
+    db.session.add_all(
+        RetryItem(execution_id=row.id, job_id=job.id, attempt=2, next_try_at=now) for row in failed
+    )
+    db.session.commit()
+
+
+def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
+    job = make_job(editor, retry_count=1, schedule_config={"hours": 1})
+    first = engine.retry(RETRY_BATCH_SIZE=str(BATCH))
+    wait_for(
+        lambda: db.session.scalar(
+            select(func.count()).where(
+                SchedulerInstance.role == "retry", SchedulerInstance.stopped_at.is_(None)
+            )
+        ),
+        20,
+        engine.logs,
+    )
+    _due_items(job, utcnow())
+    # Kill it while it holds a claimed batch it has not launched yet.
+    deadline = time.monotonic() + 20
+    while not _count(RetryItem.status == "claimed"):
+        assert time.monotonic() < deadline, engine.logs()
+        assert _count(RetryItem.status == "pending"), "drained before it could be killed"
+    os.kill(first.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    held = _count(RetryItem.status == "claimed")
+    assert 0 < held <= BATCH  # one batch at most, never the whole backlog
+    engine.retry(RETRY_BATCH_SIZE=str(BATCH))
+    wait_for(lambda: _count(RetryItem.status == "done") == ITEMS, 40, engine.logs)
+    recovered = round(time.monotonic() - killed_at, 1)
+    engine.stop_all()
+    db.session.rollback()
+    attempts = db.session.scalars(select(Execution.retry_of).where(Execution.attempt == 2)).all()
+    duplicates = len(attempts) - len(set(attempts))
+    lost = ITEMS - len(set(attempts))
+    record(
+        "retry process kill -9 mid-drain",
+        recovery=recovered,
+        duplicates=duplicates,
+        lost=lost,
+        stuck=_count(RetryItem.status != "done"),
+        held=held,
+    )
+    assert (duplicates, lost) == (0, 0)

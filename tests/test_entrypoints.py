@@ -1,0 +1,50 @@
+"""A run's database steps wait out a database that is briefly away, and only that."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app import entrypoints
+
+
+class Flaky:
+    """A step that fails ``times`` times with ``error``, then returns "done"."""
+
+    def __init__(self, times, error):
+        self.times, self.error, self.calls = times, error, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls <= self.times:
+            raise self.error
+        return "done"
+
+
+def gone():
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(entrypoints, "DATABASE_WAITS", (0.0, 0.0, 0.0))
+
+
+def test_a_step_is_tried_again_while_the_database_is_away(app):
+    step = Flaky(3, gone())
+    assert entrypoints._patiently("claim the run", step) == "done"
+    assert step.calls == 4
+
+
+def test_a_database_that_stays_away_reaches_rq(app):
+    step = Flaky(4, gone())
+    with pytest.raises(OperationalError):
+        entrypoints._patiently("claim the run", step)
+    assert step.calls == 4
+
+
+def test_other_errors_are_not_retried(app):
+    step = Flaky(1, IntegrityError("INSERT", {}, Exception("duplicate")))
+    with pytest.raises(IntegrityError):
+        entrypoints._patiently("claim the run", step)
+    assert step.calls == 1
