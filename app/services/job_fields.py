@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app import timemath
+from app import instants, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
@@ -196,7 +196,7 @@ def _schedule(
     """Validate the trigger and the start/end window; store their canonical forms."""
     config = data.get("schedule_config", current.schedule_config if current else None)
     try:
-        trigger = timemath.parse_trigger(kind, config)
+        trigger = parse_trigger(kind, config, zone)
     except timemath.ScheduleError as error:
         errors[schedule_path(error)] = error.message
         return
@@ -233,10 +233,17 @@ def _canonical_config(trigger: timemath.Trigger, config: Any) -> dict[str, Any]:
 
 
 def localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """A naive datetime is wall-clock time in the job's zone."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return timemath.resolve_wall_time(value, zone)
+    """A schedule bound: naive is wall-clock time in the job's zone (the rule in ``instants``)."""
+    return None if value is None else instants.in_zone(value, zone)
+
+
+def parse_trigger(kind: str, config: Any, zone: ZoneInfo) -> timemath.Trigger:
+    """The trigger of a schedule config; a ``runAt`` with Z or an offset becomes wall time in ``zone``."""  # noqa: E501
+    run_at = config.get("runAt") if isinstance(config, dict) else None
+    if kind == "date" and isinstance(run_at, str) and instants.has_offset(run_at):
+        wall = instants.wall_time(instants.parse(run_at), zone)
+        config = {**config, "runAt": wall.isoformat(timespec="seconds")}
+    return timemath.parse_trigger(kind, config)
 
 
 def _task_args(

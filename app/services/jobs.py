@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
+from app import instants
 from app.extensions import DbSession
 from app.i18n import N_, _
 from app.models import (
@@ -218,6 +219,8 @@ def _task_rule(user: User) -> Callable[[TaskFunction], None]:
 def _pause(
     job: ScheduledJob, now: datetime, reason: str | None, resume_at: datetime | None
 ) -> dict[str, Any]:
+    # A resume time without offset is UTC (the rule in ``instants``), whichever door sent it.
+    resume_at = None if resume_at is None else instants.as_utc(resume_at)
     if resume_at is not None and resume_at <= now:
         raise Invalid(
             _("The resume time must be in the future."), {"resume_at": _("must be in the future")}
