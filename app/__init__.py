@@ -53,6 +53,8 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    # A refused attempt says when to try again (Retry-After, with the X-RateLimit-* headers).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     with app.app_context():
         event.listen(db.engine, "connect", _remember_pid)
