@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from app.extensions import db
+from app.models import ScheduledJob
 from tests.conftest import PASSWORD
 from tests.test_auth import post_login
 
@@ -56,3 +59,46 @@ def test_a_rate_limited_login_says_when_to_retry(client, editor):
     response = post_login(client, "editor@example.com", PASSWORD)
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
+
+
+# --- job names are unique per owner, whatever the case ------------------------------------
+
+JOB = {"taskFunction": "noop", "scheduleConfig": {"minutes": 5}}
+
+
+def test_a_second_job_with_the_same_name_is_a_409_naming_the_clash(api_as, editor):
+    api = api_as(editor)
+    assert api.post("/jobs", JOB | {"name": "Nightly Report"}).status_code == 201
+    response = api.post("/jobs", JOB | {"name": "nightly report"})
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert "Nightly Report" in error["message"] and "name" in error["fields"]
+
+
+def test_names_are_per_owner_and_free_again_once_deleted(api_as, editor, outsider):
+    first = api_as(editor).post("/jobs", JOB | {"name": "Report"}).get_json()
+    assert api_as(outsider).post("/jobs", JOB | {"name": "Report"}).status_code == 201
+    assert api_as(editor).delete(f"/jobs/{first['id']}").status_code == 204
+    assert api_as(editor).post("/jobs", JOB | {"name": "REPORT"}).status_code == 201
+
+
+def test_renaming_into_a_clash_is_a_409(api_as, editor):
+    api = api_as(editor)
+    api.post("/jobs", JOB | {"name": "One"})
+    two = api.post("/jobs", JOB | {"name": "Two"}).get_json()
+    assert api.patch(f"/jobs/{two['id']}", {"name": "ONE"}).status_code == 409
+    assert api.patch(f"/jobs/{two['id']}", {"name": "two"}).status_code == 200
+
+
+def test_the_database_refuses_a_clash_the_service_did_not_see(make_job, editor):
+    job = make_job(editor, name="Unique")
+    twin = ScheduledJob(
+        name="UNIQUE",
+        task_function_id=job.task_function_id,
+        job_type_id=job.job_type_id,
+        owner_id=editor.id,
+    )
+    db.session.add(twin)
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()

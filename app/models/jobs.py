@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -123,3 +123,16 @@ class ScheduledJob(db.Model):  # type: ignore[name-defined,misc]
     def is_schedulable(self) -> bool:
         """True when the scheduler should fire this job's slots."""
         return self.deleted_at is None and self.derive_status() == JobStatus.ACTIVE
+
+
+# Job names are unique per owner, whatever the case, among jobs not deleted
+# (migration 0004). The service answers a clash with a 409 before this fires.
+LIVE_JOBS = text("deleted_at IS NULL")
+Index(
+    "uq_scheduled_jobs_owner_name",
+    ScheduledJob.owner_id,
+    func.lower(ScheduledJob.name),
+    unique=True,
+    sqlite_where=LIVE_JOBS,
+    postgresql_where=LIVE_JOBS,
+)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app import instants, timemath
 from app.extensions import DbSession
@@ -23,7 +23,7 @@ from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
 from app.services import limits
 from app.services.catalog import task_function_row
-from app.services.errors import Invalid
+from app.services.errors import Conflict, Invalid
 from app.tasks import TaskArgsError, registry
 
 _INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))
@@ -260,3 +260,18 @@ def _task_args(
     except TaskArgsError as error:
         for path, message in error.errors.items():
             errors["task_args" + (f".{path}" if path else "")] = message
+
+
+def require_unique_name(session: DbSession, owner_id: Any, name: str, job_id: Any = None) -> None:
+    """Job names are unique per owner, whatever the case, among live jobs: else a 409."""
+    query = select(ScheduledJob.name).where(
+        ScheduledJob.owner_id == owner_id,
+        func.lower(ScheduledJob.name) == name.lower(),
+        ScheduledJob.deleted_at.is_(None),
+    )
+    if job_id is not None:
+        query = query.where(ScheduledJob.id != job_id)
+    clash = session.scalar(query.limit(1))
+    if clash is not None:
+        message = _("There is already a job named {name!r}; choose another name.")
+        raise Conflict(message.format(name=clash), {"name": _("already used by another job")})

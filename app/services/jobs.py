@@ -33,7 +33,7 @@ from app.models import (
 from app.services import access, runs, schedule
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
-from app.services.job_fields import normalize_fields
+from app.services.job_fields import normalize_fields, require_unique_name
 from app.services.paging import contains
 from app.services.recurrence import Recurrence
 
@@ -96,6 +96,7 @@ def create_job(
     values = normalize_fields(session, data, None, now, _task_rule(user))
     owner_id = values.pop("owner_id", None) or user.id
     _check_owner(session, user, owner_id)
+    require_unique_name(session, owner_id, values["name"])
     job = ScheduledJob(**values, owner_id=owner_id, created_by=user.id, updated_by=user.id)
     job.created_at = job.updated_at = now
     session.add(job)
@@ -119,7 +120,11 @@ def update_job(
     access.require_job_change(user, job, _("Viewers cannot change jobs."))
     values = normalize_fields(session, data, job, now, _task_rule(user))
     if "owner_id" in values:
-        _check_owner(session, user, values["owner_id"] or user.id)
+        values["owner_id"] = values["owner_id"] or user.id
+        _check_owner(session, user, values["owner_id"])
+    if "owner_id" in values or "name" in values:
+        owner_id = values.get("owner_id", job.owner_id)
+        require_unique_name(session, owner_id, values.get("name", job.name), job.id)
     changes = {}
     for key, value in values.items():
         old = getattr(job, key)
