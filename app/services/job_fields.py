@@ -21,7 +21,7 @@ from app import instants, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
-from app.services import limits
+from app.services import limits, sensitive
 from app.services.catalog import task_function_row
 from app.services.errors import Conflict, Invalid
 from app.tasks import TaskArgsError, registry
@@ -255,6 +255,9 @@ def _task_args(
 ) -> None:
     """Check the arguments against the task's declared schema."""
     args = data.get("task_args", current.task_args if current else None)
+    if current is not None and "task_args" in data and current.task_function_id == task.id:
+        # Write-only values left out (or sent back as shown) keep what is stored.
+        args = sensitive.merge_kept(task.name, current.task_args, args)
     try:
         values["task_args"] = registry.get(task.name).validate_args(args)
     except TaskArgsError as error:

@@ -30,7 +30,7 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access, runs, schedule
+from app.services import access, runs, schedule, sensitive
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from app.services.job_fields import normalize_fields, require_unique_name
@@ -357,9 +357,32 @@ def _audit(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
+    changes = _redacted(session, job, action, changes)
     session.add(
         AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now)
     )
+
+
+def _redacted(
+    session: DbSession, job: ScheduledJob, action: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The audit trail never holds write-only task arguments (shown as "set")."""
+    if changes.get("task_args") is None:
+        return changes
+    # Redact by every task involved: an update may have switched the task too.
+    switched = changes.get("task_function_id") if action == "updated" else None
+    ids = {job.task_function_id, *(switched.values() if switched else ())}
+    names = [row.name for row in (session.get(TaskFunction, i) for i in ids) if row]
+
+    def hide(args: Any) -> Any:
+        for name in names:
+            args = sensitive.redact(name, args)
+        return args
+
+    args = changes["task_args"]
+    if action == "updated":
+        return changes | {"task_args": {side: hide(value) for side, value in args.items()}}
+    return changes | {"task_args": hide(args)}
 
 
 def _jsonable(value: Any) -> Any:
