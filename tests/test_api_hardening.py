@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from sqlalchemy.exc import IntegrityError
 
@@ -102,3 +104,39 @@ def test_the_database_refuses_a_clash_the_service_did_not_see(make_job, editor):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+# --- http_request URLs get the webhooks' creation-time check --------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/",
+        "http://[::1]/",
+        "http://127.1/",
+    ],
+)
+def test_an_http_job_to_a_forbidden_address_is_refused_when_created(api_as, editor, url):
+    body = JOB | {"name": "Probe", "taskFunction": "http_request", "taskArgs": {"url": url}}
+    response = api_as(editor).post("/jobs", body)
+    assert response.status_code == 422
+    assert "refusing" in response.get_json()["error"]["fields"]["taskArgs.url"]
+
+
+def test_an_http_job_cannot_be_moved_to_a_forbidden_address(api_as, editor):
+    args = {"url": "https://api.example.com/"}
+    body = JOB | {"name": "Call", "taskFunction": "http_request", "taskArgs": args}
+    job = api_as(editor).post("/jobs", body).get_json()
+    changed = {"taskArgs": {"url": "http://169.254.169.254/"}}
+    response = api_as(editor).patch(f"/jobs/{job['id']}", changed)
+    assert response.status_code == 422
+    assert "cloud metadata" in response.get_json()["error"]["fields"]["taskArgs.url"]
+
+
+def test_refusals_read_as_english():
+    from app.netguard import AddressRefused, Policy
+
+    with pytest.raises(AddressRefused, match="an unspecified address"):
+        Policy().check(ipaddress.ip_address("0.0.0.0"))

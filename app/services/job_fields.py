@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from app import instants, timemath
+from app import instants, outbound, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
@@ -263,6 +263,13 @@ def _task_args(
     except TaskArgsError as error:
         for path, message in error.errors.items():
             errors["task_args" + (f".{path}" if path else "")] = message
+        return
+    if task.handler_type == "http" and isinstance(values["task_args"].get("url"), str):
+        # The webhooks' creation-time check (scheme, IP literals); names are checked on connect.
+        try:
+            outbound.check_destination(values["task_args"]["url"])
+        except outbound.OutboundError as error:
+            errors["task_args.url"] = str(error)
 
 
 def require_unique_name(session: DbSession, owner_id: Any, name: str, job_id: Any = None) -> None:
