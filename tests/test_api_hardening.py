@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import os
+from datetime import UTC, datetime
 
 import pytest
+from flask_migrate import upgrade
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import ScheduledJob
-from tests.conftest import PASSWORD
+from app.models import ScheduledJob, TaskFunction, utcnow
+from app.services import jobs
+from app.services.errors import Invalid
+from tests.conftest import JOB_DEFAULTS, PASSWORD, fresh_database, make_app
 from tests.test_auth import post_login
 
 BODIES = [
@@ -140,3 +146,57 @@ def test_refusals_read_as_english():
 
     with pytest.raises(AddressRefused, match="an unspecified address"):
         Policy().check(ipaddress.ip_address("0.0.0.0"))
+
+
+# --- the task catalogue follows the registry without `flask sync-tasks` ---------------------
+
+
+def test_each_process_start_fills_the_task_catalogue(tmp_path):
+    base = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    with fresh_database(base, tmp_path) as url:
+        before = make_app(url)  # no tables yet: starting must not fail
+        with before.app_context():
+            upgrade()
+            assert db.session.scalar(select(func.count()).select_from(TaskFunction)) == 0
+            db.session.remove()
+        after = make_app(url)
+        with after.app_context():
+            names = set(db.session.scalars(select(TaskFunction.name)))
+            db.session.remove()
+            db.engine.dispose()
+        with before.app_context():
+            db.engine.dispose()
+    assert {"noop", "http_request", "cleanup_history"} <= names
+
+
+# --- names refuse bidi controls; a one-off that ran reads "finished" ------------------------
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_bidi_controls_are_refused_in_names_through_api_and_service(api_as, editor, char):
+    name = f"invoice{char}fdp.exe"
+    response = api_as(editor).post("/jobs", JOB | {"name": name})
+    assert response.status_code == 422
+    assert "name" in response.get_json()["error"]["fields"]
+    with pytest.raises(Invalid) as refused:
+        jobs.create_job(db.session, editor.user, JOB_DEFAULTS | {"name": name}, utcnow())
+    assert "name" in refused.value.fields
+
+
+def test_a_left_to_right_mark_is_still_allowed(api_as, editor):
+    assert api_as(editor).post("/jobs", JOB | {"name": "abc\u200edef"}).status_code == 201
+
+
+def test_a_one_off_that_has_run_reads_finished(api_as, editor, make_job):
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    job = make_job(editor, now=start, schedule_config={"runAt": "2030-01-02T09:00:00"})
+    other = make_job(editor)
+    api = api_as(editor)
+    assert api.get(f"/jobs/{job.id}").get_json()["status"] == "active"
+    # What the engine leaves once the only slot fired.
+    job.last_run_time, job.next_run_time = datetime(2030, 1, 2, 9, tzinfo=UTC), None
+    db.session.commit()
+    shown = api.get(f"/jobs/{job.id}").get_json()
+    assert (shown["status"], shown["nextRunTime"]) == ("finished", None)
+    assert [j["id"] for j in api.get("/jobs?status=finished").get_json()["jobs"]] == [str(job.id)]
+    assert [j["id"] for j in api.get("/jobs?status=active").get_json()["jobs"]] == [str(other.id)]

@@ -27,9 +27,9 @@ from app.services import limits
 
 
 def _printable(value: str) -> str:
-    """Refuse control characters (a NUL would even break PostgreSQL)."""
-    if limits.has_control_characters(value):
-        raise ValueError("must not contain control characters")
+    """Refuse control characters (a NUL would even break PostgreSQL) and bidi controls."""
+    if problem := limits.character_problem(value):
+        raise ValueError(str(problem))
     return value
 
 

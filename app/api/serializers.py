@@ -27,8 +27,9 @@ def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]
 
 def job(row: ScheduledJob) -> schemas.Job:
     """A job as the API shows it."""
-    data = _columns(row, schemas.Job, {"task_function", "job_type", "queue"})
+    data = _columns(row, schemas.Job, {"task_function", "job_type", "queue", "status"})
     data.update(
+        status=row.shown_status,
         task_function=row.task_function.name,
         job_type=row.job_type.name,
         queue=row.effective_queue,

@@ -120,6 +120,18 @@ class ScheduledJob(db.Model):  # type: ignore[name-defined,misc]
         return JobStatus.ACTIVE.value
 
     @property
+    def shown_status(self) -> str:
+        """The status as shown: a one-off that has run and will not fire again is "finished"."""
+        if (
+            self.status == JobStatus.ACTIVE
+            and self.job_type.name == "date"
+            and self.last_run_time is not None
+            and self.next_run_time is None
+        ):
+            return JobStatus.FINISHED.value
+        return self.status
+
+    @property
     def is_schedulable(self) -> bool:
         """True when the scheduler should fire this job's slots."""
         return self.deleted_at is None and self.derive_status() == JobStatus.ACTIVE

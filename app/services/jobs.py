@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from app import instants
 from app.extensions import DbSession
@@ -302,12 +302,27 @@ def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
             contains(ScheduledJob.name, filters.q) | contains(description, filters.q)
         )
     if filters.status:
-        query = query.where(ScheduledJob.status == filters.status)
+        query = query.where(_status_is(filters.status))
     if filters.task_function:
         query = query.join(TaskFunction).where(TaskFunction.name == filters.task_function)
     if filters.job_type:
         query = query.join(JobType).where(JobType.name == filters.job_type)
     return query
+
+
+def _status_is(status: str) -> ColumnElement[bool]:
+    """The shown status in SQL: "finished" is an active one-off that ran and will not fire."""
+    finished = (
+        (ScheduledJob.status == JobStatus.ACTIVE.value)
+        & ScheduledJob.job_type_id.in_(select(JobType.id).where(JobType.name == "date"))
+        & ScheduledJob.last_run_time.is_not(None)
+        & ScheduledJob.next_run_time.is_(None)
+    )
+    if status == JobStatus.FINISHED:
+        return finished
+    if status == JobStatus.ACTIVE:
+        return (ScheduledJob.status == status) & ~finished
+    return ScheduledJob.status == status
 
 
 _SORT_COLUMNS = {
@@ -373,16 +388,7 @@ def _redacted(
     switched = changes.get("task_function_id") if action == "updated" else None
     ids = {job.task_function_id, *(switched.values() if switched else ())}
     names = [row.name for row in (session.get(TaskFunction, i) for i in ids) if row]
-
-    def hide(args: Any) -> Any:
-        for name in names:
-            args = sensitive.redact(name, args)
-        return args
-
-    args = changes["task_args"]
-    if action == "updated":
-        return changes | {"task_args": {side: hide(value) for side, value in args.items()}}
-    return changes | {"task_args": hide(args)}
+    return sensitive.redact_changes(names, changes, updated=action == "updated")
 
 
 def _jsonable(value: Any) -> Any:

@@ -75,3 +75,19 @@ def merge_kept(task_name: str, old: Any, new: Any) -> Any:
                 for key, value in merged[name].items()
             }
     return merged
+
+
+def redact_changes(
+    task_names: list[str], changes: dict[str, Any], *, updated: bool
+) -> dict[str, Any]:
+    """Audit ``changes`` with write-only arguments hidden by each task's schema (``from``/``to`` when ``updated``)."""  # noqa: E501
+
+    def hide(args: Any) -> Any:
+        for name in task_names:
+            args = redact(name, args)
+        return args
+
+    args = changes["task_args"]
+    if updated:
+        return changes | {"task_args": {side: hide(value) for side, value in args.items()}}
+    return changes | {"task_args": hide(args)}
