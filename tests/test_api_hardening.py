@@ -200,3 +200,11 @@ def test_a_one_off_that_has_run_reads_finished(api_as, editor, make_job):
     assert (shown["status"], shown["nextRunTime"]) == ("finished", None)
     assert [j["id"] for j in api.get("/jobs?status=finished").get_json()["jobs"]] == [str(job.id)]
     assert [j["id"] for j in api.get("/jobs?status=active").get_json()["jobs"]] == [str(other.id)]
+
+
+def test_two_creates_racing_past_the_check_still_get_a_409(api_as, editor, monkeypatch):
+    api_as(editor).post("/jobs", JOB | {"name": "Racer"})
+    monkeypatch.setattr(jobs, "require_unique_name", lambda *args: None)
+    response = api_as(editor).post("/jobs", JOB | {"name": "racer"})
+    assert response.status_code == 409
+    assert "Racer" in response.get_json()["error"]["message"] or "racer" in str(response.json)

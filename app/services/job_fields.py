@@ -10,12 +10,14 @@ Errors name snake_case field paths (``schedule_config.expression``,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from app import instants, outbound, timemath
 from app.extensions import DbSession
@@ -283,5 +285,21 @@ def require_unique_name(session: DbSession, owner_id: Any, name: str, job_id: An
         query = query.where(ScheduledJob.id != job_id)
     clash = session.scalar(query.limit(1))
     if clash is not None:
-        message = _("There is already a job named {name!r}; choose another name.")
-        raise Conflict(message.format(name=clash), {"name": _("already used by another job")})
+        raise _name_taken(clash)
+
+
+def _name_taken(name: str) -> Conflict:
+    message = _("There is already a job named {name!r}; choose another name.")
+    return Conflict(message.format(name=name), {"name": _("already used by another job")})
+
+
+@contextmanager
+def name_race_as_conflict(session: DbSession, name: str) -> Iterator[None]:
+    """Two saves racing past ``require_unique_name``: the index's refusal is a 409 too."""
+    try:
+        yield
+    except IntegrityError as error:
+        if "uq_scheduled_jobs_owner_name" not in str(error) and "lower(name)" not in str(error):
+            raise
+        session.rollback()
+        raise _name_taken(name) from None

@@ -33,7 +33,11 @@ from app.models import (
 from app.services import access, runs, schedule, sensitive
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
-from app.services.job_fields import normalize_fields, require_unique_name
+from app.services.job_fields import (
+    name_race_as_conflict,
+    normalize_fields,
+    require_unique_name,
+)
 from app.services.paging import contains
 from app.services.recurrence import Recurrence
 
@@ -100,7 +104,8 @@ def create_job(
     job = ScheduledJob(**values, owner_id=owner_id, created_by=user.id, updated_by=user.id)
     job.created_at = job.updated_at = now
     session.add(job)
-    session.flush()
+    with name_race_as_conflict(session, job.name):
+        session.flush()
     _refresh_schedule(job, now)
     _audit(session, job, user, "created", {k: _jsonable(v) for k, v in values.items()}, now)
     commit_and_notify(session, notifier, [job.id])
@@ -137,7 +142,8 @@ def update_job(
         job.status = job.derive_status()
         _refresh_schedule(job, now)
         _audit(session, job, user, "updated", changes, now)
-    commit_and_notify(session, notifier, [job.id] if changes else [])
+    with name_race_as_conflict(session, job.name):
+        commit_and_notify(session, notifier, [job.id] if changes else [])
     return job
 
 
