@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import event, inspect
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from app.config import PROJECT_ROOT, load_config
 from app.extensions import csrf, db, limiter, login_manager, migrate
@@ -40,7 +40,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     security.register(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if app.config.get("SYNC_TASKS_ON_START", True):
+        _sync_catalog(app)
     return app
+
+
+def _sync_catalog(app: Flask) -> None:
+    """Keep the task catalogue in step with the code registry, once per process start.
+
+    Before ``flask db upgrade`` (no tables yet, or an older schema) this does
+    nothing; when several processes start at once and one loses the race, the
+    winner's rows are the same, so the loser only logs it.
+    """
+    from app.services import catalog
+
+    with app.app_context():
+        try:
+            if inspect(db.engine).has_table("task_functions"):
+                catalog.ensure_catalog(db.session)
+                db.session.commit()
+        except SQLAlchemyError as error:
+            db.session.rollback()
+            logging.getLogger(__name__).warning("task catalogue not synced at start: %s", error)
+        finally:
+            db.session.remove()
 
 
 def _init_extensions(app: Flask) -> None:
@@ -53,6 +76,8 @@ def _init_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    # A refused attempt says when to try again (Retry-After, with the X-RateLimit-* headers).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)
     with app.app_context():
         event.listen(db.engine, "connect", _remember_pid)

@@ -119,8 +119,10 @@ class Policy:
         if self.permits(ip):
             return
         named = f"{host} ({ip})" if host and host != str(ip) else str(ip)
+        why = refusal(ip) or "refused"
+        article = "an" if why[0] in "aeiou" else "a"
         raise AddressRefused(
-            f"refusing {named}: a {refusal(ip)} address; "
+            f"refusing {named}: {article} {why} address; "
             "an admin can allow its network with ALLOWED_OUTBOUND_NETWORKS"
         )
 

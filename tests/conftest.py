@@ -6,6 +6,7 @@ pass); without it, a temporary SQLite file, so worker subprocesses can share it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from collections.abc import Iterator
@@ -242,8 +243,14 @@ JOB_DEFAULTS: dict[str, Any] = {
 def make_job(app: Flask) -> Any:
     """``make_job(owner, **fields)`` → a stored job, through the service."""
 
+    made = itertools.count(1)
+
     def factory(owner: Persona, now: datetime | None = None, **fields: Any) -> ScheduledJob:
-        job = jobs.create_job(db.session, owner.user, JOB_DEFAULTS | fields, now or utcnow())
+        # Names are unique per owner: unnamed jobs are "Every minute", "Every minute 2", …
+        number = next(made)
+        name = JOB_DEFAULTS["name"] + (f" {number}" if number > 1 else "")
+        values = JOB_DEFAULTS | {"name": name} | fields
+        job = jobs.create_job(db.session, owner.user, values, now or utcnow())
         db.session.commit()
         return job
 

@@ -13,7 +13,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, select
 
 from app.extensions import db
-from app.models import JobType, utcnow
+from app.models import JobType, ScheduledJob, utcnow
 from app.models.types import UTCDateTime
 from app.services import catalog
 from tests.conftest import JOB_DEFAULTS, fresh_database, make_app, make_persona
@@ -131,3 +131,32 @@ def test_upgrade_turns_the_reason_prefix_into_the_held_column(migrated_app):
     assert (
         reason == "waiting for a free instance; catch-up run: due 90s ago; held for a free instance"
     )
+
+
+def test_upgrade_renames_same_named_jobs_before_making_names_unique(migrated_app):
+    from app.services import jobs
+
+    catalog.ensure_catalog(db.session)
+    owner = make_persona("editor", "owner@example.com")
+    first = jobs.create_job(db.session, owner.user, JOB_DEFAULTS | {"name": "Report"}, utcnow())
+    db.session.commit()
+    first_id, owner_id = first.id, owner.id
+    kinds = (first.task_function_id, first.job_type_id)
+    db.session.close()
+    downgrade(revision="0003_held_history_indexes")
+    # Without the index (jobs' columns are the same at 0003), a twin can be stored.
+    twin = ScheduledJob(
+        name="REPORT",
+        task_function_id=kinds[0],
+        job_type_id=kinds[1],
+        owner_id=owner_id,
+    )
+    db.session.add(twin)
+    db.session.commit()
+    db.session.close()
+    names = sa.table("scheduled_jobs", sa.column("id", sa.Uuid), sa.column("name", sa.String))
+    upgrade()
+    with db.engine.connect() as connection:
+        stored = dict(connection.execute(sa.select(names.c.id, names.c.name)).all())
+    assert stored.pop(first_id) == "Report"
+    assert list(stored.values()) == ["REPORT (2)"]

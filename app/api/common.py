@@ -64,9 +64,13 @@ def trigger_source() -> TriggeredBy:
 
 
 def parse_body(model: type[M]) -> M:
-    """Validate the JSON body against a (strict) request model."""
+    """Validate the JSON body (sent as ``application/json``) against a (strict) request model."""
+    data = request.get_data()
+    # A form post or text/plain body must not slip through as JSON (CSRF-style requests).
+    if data and request.mimetype != "application/json":
+        raise ApiError(415, "Send the request body as JSON with 'Content-Type: application/json'.")
     try:
-        return model.model_validate_json(request.get_data() or b"null")
+        return model.model_validate_json(data or b"null")
     except ValidationError as error:
         if any(item["type"] == "json_invalid" for item in error.errors()):
             raise ApiError(400, "The request body is not valid JSON.") from None

@@ -27,6 +27,8 @@ from app.services import jobs, schedule
 from app.services.recurrence import rq_job_id
 
 _RULE = "/jobs/<uuid:job_id>"
+# A create or an edit can clash with another job's name (409).
+_WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
 
 
 def _detail(job: ScheduledJob) -> JobDetail:
@@ -63,6 +65,7 @@ def list_jobs() -> Any:
     body=JobCreate,
     response=JobDetail,
     status=201,
+    errors=_WRITE_ERRORS,
 )
 def create_job() -> Any:
     """Create a job owned by the caller."""
@@ -85,7 +88,15 @@ def _update(job_id: uuid.UUID) -> Any:
     return respond(_detail(job))
 
 
-@spec.route(_RULE, "PUT", summary="Update a job", tag="jobs", body=JobUpdate, response=JobDetail)
+@spec.route(
+    _RULE,
+    "PUT",
+    summary="Update a job",
+    tag="jobs",
+    body=JobUpdate,
+    response=JobDetail,
+    errors=_WRITE_ERRORS,
+)
 def put_job(job_id: uuid.UUID) -> Any:
     """Update the given fields of a job."""
     return _update(job_id)
@@ -98,6 +109,7 @@ def put_job(job_id: uuid.UUID) -> Any:
     tag="jobs",
     body=JobUpdate,
     response=JobDetail,
+    errors=_WRITE_ERRORS,
 )
 def patch_job(job_id: uuid.UUID) -> Any:
     """Update the given fields of a job."""

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from app.api.schemas import (
     ApiModel,
-    Instant,
     Job,
     JsonObject,
     RequestModel,
     TimezoneName,
+    WallTime,
 )
 from app.services import limits
 
@@ -25,8 +25,8 @@ class PreviewRequest(RequestModel):
     job_type: Literal["interval", "cron", "date"]
     schedule_config: JsonObject
     timezone: TimezoneName = "UTC"
-    start_date: Instant | None = None
-    end_date: Instant | None = None
+    start_date: WallTime | None = None
+    end_date: WallTime | None = None
     count: Annotated[int, Field(ge=1, le=100)] = 5
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -20,15 +21,15 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from app import timemath
+from app import instants
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
 from app.services import limits
 
 
 def _printable(value: str) -> str:
-    """Refuse control characters (a NUL would even break PostgreSQL)."""
-    if limits.has_control_characters(value):
-        raise ValueError("must not contain control characters")
+    """Refuse control characters (a NUL would even break PostgreSQL) and bidi controls."""
+    if problem := limits.character_problem(value):
+        raise ValueError(str(problem))
     return value
 
 
@@ -38,16 +39,20 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-def _in_range(value: datetime) -> datetime:
-    """Refuse instants that would overflow once moved into a time zone."""
-    if not timemath.MIN_YEAR <= value.year <= timemath.MAX_YEAR:
-        raise ValueError(f"must be between the years {timemath.MIN_YEAR} and {timemath.MAX_YEAR}")
+def _time(value: Any) -> Any:
+    """Read a time by the one rule (``app.instants``); other types fail as usual."""
+    if isinstance(value, str | datetime):
+        return instants.parse(value)
     return value
 
 
 Text = Annotated[str, AfterValidator(_printable)]
-# Instants and ids arrive as JSON strings: parsed leniently even in strict models.
-Instant = Annotated[datetime, Field(strict=False), AfterValidator(_in_range)]
+# Times arrive as JSON strings, read by the one rule in ``app.instants``:
+# an Instant (filters, resumeAt) without offset is UTC; a WallTime (a job's
+# startDate/endDate) stays naive here and is wall time in the job's zone.
+Instant = Annotated[datetime, BeforeValidator(_time), AfterValidator(instants.as_utc)]
+WallTime = Annotated[datetime, BeforeValidator(_time)]
+# Ids arrive as JSON strings: parsed leniently even in strict models.
 Id = Annotated[uuid.UUID, Field(strict=False)]
 Name = Annotated[
     str,
@@ -150,8 +155,8 @@ class JobFields(PartialModel):
     job_type_id: LookupId | None = None
     schedule_config: JsonObject | None = None
     timezone: TimezoneName | None = None
-    start_date: Instant | None = None
-    end_date: Instant | None = None
+    start_date: WallTime | None = None
+    end_date: WallTime | None = None
     jitter_seconds: Annotated[int, _bounded("jitter_seconds")] | None = None
     task_args: JsonObject | None = None
     queue: QueueName | None = None

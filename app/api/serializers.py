@@ -17,6 +17,7 @@ from app.models import (
     Webhook,
     WebhookDelivery,
 )
+from app.services import sensitive
 
 
 def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]:
@@ -26,12 +27,13 @@ def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]
 
 def job(row: ScheduledJob) -> schemas.Job:
     """A job as the API shows it."""
-    data = _columns(row, schemas.Job, {"task_function", "job_type", "queue"})
+    data = _columns(row, schemas.Job, {"task_function", "job_type", "queue", "status"})
     data.update(
+        status=row.shown_status,
         task_function=row.task_function.name,
         job_type=row.job_type.name,
         queue=row.effective_queue,
-        task_args=row.task_args or {},
+        task_args=sensitive.redact(row.task_function.name, row.task_args or {}),
     )
     return schemas.Job.model_validate(data)
 

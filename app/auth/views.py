@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -25,11 +25,18 @@ login_manager.login_message = _l("Please sign in to open this page.")
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def load_user(user_id: str) -> User | None:
-    """Load the signed-in user from the session."""
+    """Load the signed-in user, unless the session was ended since (sign-out elsewhere, etc.)."""
     try:
-        return db.session.get(User, uuid.UUID(user_id))
+        user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
+    if user is None or not accounts.session_is_current(user, session.get(_EPOCH_KEY)):
+        return None
+    return user
+
+
+# The session cookie carries the user's session epoch from sign-in (see accounts.end_sessions).
+_EPOCH_KEY = "_epoch"
 
 
 @login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
@@ -72,6 +79,7 @@ def login() -> str | Response:
         if user is not None:
             db.session.commit()
             login_user(user)
+            session[_EPOCH_KEY] = user.session_epoch
             return redirect(_safe_next(form.next.data))
         flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)
@@ -80,7 +88,11 @@ def login() -> str | Response:
 @bp.route("/logout", methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def logout() -> Response:
-    """Sign out (POST, so a link elsewhere cannot sign you out)."""
+    """Sign out (POST, so a link elsewhere cannot sign you out); a copied cookie dies too."""
+    user = db.session.get(User, current_user.id)
+    if user is not None:
+        accounts.end_sessions(user)
+        db.session.commit()
     logout_user()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))

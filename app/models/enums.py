@@ -20,6 +20,9 @@ class JobStatus(StrEnum):
     PAUSED = "paused"
     FAILED = "failed"
     DISABLED = "disabled"
+    # Shown, never stored: a one-off that has run and will not fire again
+    # (ScheduledJob.shown_status); the column keeps "active" so the engine's rules hold.
+    FINISHED = "finished"
 
 
 class ExecutionStatus(StrEnum):

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -120,6 +120,31 @@ class ScheduledJob(db.Model):  # type: ignore[name-defined,misc]
         return JobStatus.ACTIVE.value
 
     @property
+    def shown_status(self) -> str:
+        """The status as shown: a one-off that has run and will not fire again is "finished"."""
+        if (
+            self.status == JobStatus.ACTIVE
+            and self.job_type.name == "date"
+            and self.last_run_time is not None
+            and self.next_run_time is None
+        ):
+            return JobStatus.FINISHED.value
+        return self.status
+
+    @property
     def is_schedulable(self) -> bool:
         """True when the scheduler should fire this job's slots."""
         return self.deleted_at is None and self.derive_status() == JobStatus.ACTIVE
+
+
+# Job names are unique per owner, whatever the case, among jobs not deleted
+# (migration 0004). The service answers a clash with a 409 before this fires.
+LIVE_JOBS = text("deleted_at IS NULL")
+Index(
+    "uq_scheduled_jobs_owner_name",
+    ScheduledJob.owner_id,
+    func.lower(ScheduledJob.name),
+    unique=True,
+    sqlite_where=LIVE_JOBS,
+    postgresql_where=LIVE_JOBS,
+)

@@ -27,6 +27,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     is_active_user: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Copied into the session cookie at sign-in; bumping it ends every session of this user.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

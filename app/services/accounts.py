@@ -118,6 +118,8 @@ def change_role(session: DbSession, by: User | None, user_id: uuid.UUID, role: s
     _check_role(role)
     if user.is_admin and role != Role.ADMIN:
         _keep_an_admin(session, user)
+    if user.role != role:
+        end_sessions(user)
     user.role = role
     session.commit()
     return user
@@ -130,6 +132,9 @@ def set_active(session: DbSession, by: User | None, user_id: uuid.UUID, active: 
     user = get_user(session, by, user_id)
     if not active and user.is_admin:
         _keep_an_admin(session, user)
+    if not active:
+        end_sessions(user)
+        _revoke_all_tokens(user, utcnow())
     user.is_active_user = active
     session.commit()
     return user
@@ -140,8 +145,25 @@ def reset_password(session: DbSession, by: User | None, user_id: uuid.UUID, pass
     user = get_user(session, by, user_id)
     _check_password(password)
     user.password_hash = hash_password(password)
+    end_sessions(user)
     session.commit()
     return user
+
+
+def end_sessions(user: User) -> None:
+    """End every signed-in session of ``user`` (the caller commits): the cookies' epoch is stale."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def session_is_current(user: User, epoch: object) -> bool:
+    """True when a session stamped with ``epoch`` at sign-in has not been ended since."""
+    return isinstance(epoch, int) and epoch == (user.session_epoch or 0)
+
+
+def _revoke_all_tokens(user: User, now: datetime) -> None:
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
 
 
 def _keep_an_admin(session: DbSession, leaving: User) -> None:

@@ -10,20 +10,22 @@ Errors name snake_case field paths (``schedule_config.expression``,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from app import timemath
+from app import instants, outbound, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
-from app.services import limits
+from app.services import limits, sensitive
 from app.services.catalog import task_function_row
-from app.services.errors import Invalid
+from app.services.errors import Conflict, Invalid
 from app.tasks import TaskArgsError, registry
 
 _INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))
@@ -196,7 +198,7 @@ def _schedule(
     """Validate the trigger and the start/end window; store their canonical forms."""
     config = data.get("schedule_config", current.schedule_config if current else None)
     try:
-        trigger = timemath.parse_trigger(kind, config)
+        trigger = parse_trigger(kind, config, zone)
     except timemath.ScheduleError as error:
         errors[schedule_path(error)] = error.message
         return
@@ -233,10 +235,17 @@ def _canonical_config(trigger: timemath.Trigger, config: Any) -> dict[str, Any]:
 
 
 def localize(value: datetime | None, zone: ZoneInfo) -> datetime | None:
-    """A naive datetime is wall-clock time in the job's zone."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return timemath.resolve_wall_time(value, zone)
+    """A schedule bound: naive is wall-clock time in the job's zone (the rule in ``instants``)."""
+    return None if value is None else instants.in_zone(value, zone)
+
+
+def parse_trigger(kind: str, config: Any, zone: ZoneInfo) -> timemath.Trigger:
+    """The trigger of a schedule config; a ``runAt`` with Z or an offset becomes wall time in ``zone``."""  # noqa: E501
+    run_at = config.get("runAt") if isinstance(config, dict) else None
+    if kind == "date" and isinstance(run_at, str) and instants.has_offset(run_at):
+        wall = instants.wall_time(instants.parse(run_at), zone)
+        config = {**config, "runAt": wall.isoformat(timespec="seconds")}
+    return timemath.parse_trigger(kind, config)
 
 
 def _task_args(
@@ -248,8 +257,49 @@ def _task_args(
 ) -> None:
     """Check the arguments against the task's declared schema."""
     args = data.get("task_args", current.task_args if current else None)
+    if current is not None and "task_args" in data and current.task_function_id == task.id:
+        # Write-only values left out (or sent back as shown) keep what is stored.
+        args = sensitive.merge_kept(task.name, current.task_args, args)
     try:
         values["task_args"] = registry.get(task.name).validate_args(args)
     except TaskArgsError as error:
         for path, message in error.errors.items():
             errors["task_args" + (f".{path}" if path else "")] = message
+        return
+    if task.handler_type == "http" and isinstance(values["task_args"].get("url"), str):
+        # The webhooks' creation-time check (scheme, IP literals); names are checked on connect.
+        try:
+            outbound.check_destination(values["task_args"]["url"])
+        except outbound.OutboundError as error:
+            errors["task_args.url"] = str(error)
+
+
+def require_unique_name(session: DbSession, owner_id: Any, name: str, job_id: Any = None) -> None:
+    """Job names are unique per owner, whatever the case, among live jobs: else a 409."""
+    query = select(ScheduledJob.name).where(
+        ScheduledJob.owner_id == owner_id,
+        func.lower(ScheduledJob.name) == name.lower(),
+        ScheduledJob.deleted_at.is_(None),
+    )
+    if job_id is not None:
+        query = query.where(ScheduledJob.id != job_id)
+    clash = session.scalar(query.limit(1))
+    if clash is not None:
+        raise _name_taken(clash)
+
+
+def _name_taken(name: str) -> Conflict:
+    message = _("There is already a job named {name!r}; choose another name.")
+    return Conflict(message.format(name=name), {"name": _("already used by another job")})
+
+
+@contextmanager
+def name_race_as_conflict(session: DbSession, name: str) -> Iterator[None]:
+    """Two saves racing past ``require_unique_name``: the index's refusal is a 409 too."""
+    try:
+        yield
+    except IntegrityError as error:
+        if "uq_scheduled_jobs_owner_name" not in str(error) and "lower(name)" not in str(error):
+            raise
+        session.rollback()
+        raise _name_taken(name) from None

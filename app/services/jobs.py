@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
+from app import instants
 from app.extensions import DbSession
 from app.i18n import N_, _
 from app.models import (
@@ -29,10 +30,14 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access, runs, schedule
+from app.services import access, runs, schedule, sensitive
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
-from app.services.job_fields import normalize_fields
+from app.services.job_fields import (
+    name_race_as_conflict,
+    normalize_fields,
+    require_unique_name,
+)
 from app.services.paging import contains
 from app.services.recurrence import Recurrence
 
@@ -95,10 +100,12 @@ def create_job(
     values = normalize_fields(session, data, None, now, _task_rule(user))
     owner_id = values.pop("owner_id", None) or user.id
     _check_owner(session, user, owner_id)
+    require_unique_name(session, owner_id, values["name"])
     job = ScheduledJob(**values, owner_id=owner_id, created_by=user.id, updated_by=user.id)
     job.created_at = job.updated_at = now
     session.add(job)
-    session.flush()
+    with name_race_as_conflict(session, job.name):
+        session.flush()
     _refresh_schedule(job, now)
     _audit(session, job, user, "created", {k: _jsonable(v) for k, v in values.items()}, now)
     commit_and_notify(session, notifier, [job.id])
@@ -118,7 +125,11 @@ def update_job(
     access.require_job_change(user, job, _("Viewers cannot change jobs."))
     values = normalize_fields(session, data, job, now, _task_rule(user))
     if "owner_id" in values:
-        _check_owner(session, user, values["owner_id"] or user.id)
+        values["owner_id"] = values["owner_id"] or user.id
+        _check_owner(session, user, values["owner_id"])
+    if "owner_id" in values or "name" in values:
+        owner_id = values.get("owner_id", job.owner_id)
+        require_unique_name(session, owner_id, values.get("name", job.name), job.id)
     changes = {}
     for key, value in values.items():
         old = getattr(job, key)
@@ -131,7 +142,8 @@ def update_job(
         job.status = job.derive_status()
         _refresh_schedule(job, now)
         _audit(session, job, user, "updated", changes, now)
-    commit_and_notify(session, notifier, [job.id] if changes else [])
+    with name_race_as_conflict(session, job.name):
+        commit_and_notify(session, notifier, [job.id] if changes else [])
     return job
 
 
@@ -218,6 +230,8 @@ def _task_rule(user: User) -> Callable[[TaskFunction], None]:
 def _pause(
     job: ScheduledJob, now: datetime, reason: str | None, resume_at: datetime | None
 ) -> dict[str, Any]:
+    # A resume time without offset is UTC (the rule in ``instants``), whichever door sent it.
+    resume_at = None if resume_at is None else instants.as_utc(resume_at)
     if resume_at is not None and resume_at <= now:
         raise Invalid(
             _("The resume time must be in the future."), {"resume_at": _("must be in the future")}
@@ -294,12 +308,27 @@ def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
             contains(ScheduledJob.name, filters.q) | contains(description, filters.q)
         )
     if filters.status:
-        query = query.where(ScheduledJob.status == filters.status)
+        query = query.where(_status_is(filters.status))
     if filters.task_function:
         query = query.join(TaskFunction).where(TaskFunction.name == filters.task_function)
     if filters.job_type:
         query = query.join(JobType).where(JobType.name == filters.job_type)
     return query
+
+
+def _status_is(status: str) -> ColumnElement[bool]:
+    """The shown status in SQL: "finished" is an active one-off that ran and will not fire."""
+    finished = (
+        (ScheduledJob.status == JobStatus.ACTIVE.value)
+        & ScheduledJob.job_type_id.in_(select(JobType.id).where(JobType.name == "date"))
+        & ScheduledJob.last_run_time.is_not(None)
+        & ScheduledJob.next_run_time.is_(None)
+    )
+    if status == JobStatus.FINISHED:
+        return finished
+    if status == JobStatus.ACTIVE:
+        return (ScheduledJob.status == status) & ~finished
+    return ScheduledJob.status == status
 
 
 _SORT_COLUMNS = {
@@ -349,9 +378,23 @@ def _audit(
     changes: dict[str, Any],
     now: datetime,
 ) -> None:
+    changes = _redacted(session, job, action, changes)
     session.add(
         AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now)
     )
+
+
+def _redacted(
+    session: DbSession, job: ScheduledJob, action: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """The audit trail never holds write-only task arguments (shown as "set")."""
+    if changes.get("task_args") is None:
+        return changes
+    # Redact by every task involved: an update may have switched the task too.
+    switched = changes.get("task_function_id") if action == "updated" else None
+    ids = {job.task_function_id, *(switched.values() if switched else ())}
+    names = [row.name for row in (session.get(TaskFunction, i) for i in ids) if row]
+    return sensitive.redact_changes(names, changes, updated=action == "updated")
 
 
 def _jsonable(value: Any) -> Any:

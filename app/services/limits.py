@@ -53,6 +53,25 @@ def has_control_characters(text: str) -> bool:
     return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)
 
 
+# Bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they make
+# a name read differently from what it is ("Trojan Source"). The marks U+200E/U+200F stay.
+_BIDI_CONTROLS = frozenset(chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def has_bidi_controls(text: str) -> bool:
+    """True when ``text`` holds a bidi embedding, override or isolate control."""
+    return not _BIDI_CONTROLS.isdisjoint(text)
+
+
+def character_problem(text: str) -> str | None:
+    """Why a short text's characters are refused (control or bidi controls), or None."""
+    if has_control_characters(text):
+        return _("must not contain control characters")
+    if has_bidi_controls(text):
+        return _("must not contain bidirectional override, embedding or isolate characters")
+    return None
+
+
 def number_problem(field: str, value: Any) -> str | None:
     """Why a whole-number field's value is refused, or None when it fits."""
     bounds = JOB_NUMBERS[field]
@@ -71,9 +90,7 @@ def text_problem(value: Any, bounds: Range, *, required: bool = False) -> str | 
         return _("must not be blank")
     if not bounds.low <= len(value) <= bounds.high:
         return _("must have {low} to {high} characters").format(low=bounds.low, high=bounds.high)
-    if has_control_characters(value):
-        return _("must not contain control characters")
-    return None
+    return character_problem(value)
 
 
 def task_args_problem(args: Any) -> str | None:

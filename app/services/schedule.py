@@ -11,7 +11,7 @@ from app import timemath
 from app.i18n import _
 from app.models import ScheduledJob
 from app.services.errors import Invalid
-from app.services.job_fields import localize, schedule_path
+from app.services.job_fields import localize, parse_trigger, schedule_path
 
 
 def trigger_of(job: ScheduledJob) -> timemath.Trigger:
@@ -96,7 +96,7 @@ def preview(
     """
     zone = _preview_zone(timezone)
     try:
-        trigger = timemath.parse_trigger(job_type, schedule_config)
+        trigger = parse_trigger(job_type, schedule_config, zone)
     except timemath.ScheduleError as error:
         if error.field == "expression" and timemath.cron_never_matches(
             dict(schedule_config).get("expression")

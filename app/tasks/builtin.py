@@ -170,8 +170,10 @@ HTTP_REQUEST_ARGS: dict[str, Any] = {
                 "maxLength": 8192,
                 "pattern": r"^[^\r\n]*$",
                 "errorMessage": "must be a single-line string of at most 8192 characters",
+                # Header values often carry credentials: stored and sent, never shown again.
+                "writeOnly": True,
             },
-            "description": "Request headers (name to value).",
+            "description": "Request headers (name to value); values are write-only.",
         },
         "body": {
             "anyOf": [
