@@ -209,3 +209,13 @@ def test_bulk_bad_input_is_explained_and_changes_nothing(client, editor, make_jo
     html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'class="flash flash-error"' in html
     assert not fresh(job).is_paused
+
+
+def test_empty_form_fields_are_dropped_from_the_url(client, editor):
+    sign_in(client, editor)
+    plain = client.get("/jobs?q=x&state=&task=&outcome=")
+    assert plain.status_code == 302
+    assert plain.headers["Location"] == "/?q=x"
+    partial = client.get("/jobs?q=x&state=&task=", headers=PARTIAL)
+    assert partial.status_code == 200
+    assert partial.headers["HX-Push-Url"] == "/?q=x"

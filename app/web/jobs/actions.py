@@ -21,7 +21,7 @@ from app.services.errors import Conflict, Invalid, ServiceError
 from app.web.i18n import select_timezone
 from app.web.jobs import bp
 from app.web.jobs.action_forms import ActionForm, PauseForm
-from app.web.jobs.helpers import run_url
+from app.web.jobs.helpers import run_url, shown
 from app.web.jobs.table import build_rows
 from app.web.redirects import safe_local_path
 
@@ -42,6 +42,7 @@ def _row_response(job: ScheduledJob, message: str, level: str = "success") -> Re
 
 def _done(job: ScheduledJob, form: ActionForm, message: str, level: str = "success") -> Response:
     """htmx: the new row and a toast; otherwise back where the user was, with a flash."""
+    message = shown(message)
     if htmx.is_partial_request():
         return _row_response(job, message, level)
     flash(message, "error" if level == "error" else "success")
@@ -91,7 +92,7 @@ def pause(job_id: uuid.UUID) -> Response:
                 )  # fmt: skip
             except (Conflict, Invalid) as error:
                 db.session.rollback()
-                form.resume_at.errors = [error.message]
+                form.resume_at.errors = [shown(error.message)]
             else:
                 return _done(job, form, message)
         _explain(form)

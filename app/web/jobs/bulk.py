@@ -24,6 +24,7 @@ from app.services import access, bulk_jobs, jobs
 from app.services.bulk_jobs import BulkOutcome, BulkTarget
 from app.web.jobs import bp
 from app.web.jobs.action_forms import BulkForm
+from app.web.jobs.helpers import shown
 from app.web.jobs.table import TableState, parse_state
 
 ACTION_LABELS = {
@@ -53,7 +54,7 @@ def outcome_text(outcome: BulkOutcome) -> str:
     parts = [_done_text(outcome.action, len(outcome.done))]
     for reason, count in Counter(outcome.skipped.values()).items():
         parts.append(ngettext("%(num)d skipped: %(reason)s", "%(num)d skipped: %(reason)s",
-                              count, reason=reason))  # fmt: skip
+                              count, reason=shown(reason)))  # fmt: skip
     if outcome.truncated:
         parts.append(
             _("More jobs matched than one action may change; apply it again for the rest.")

@@ -69,3 +69,8 @@ def run_url(run_id: uuid.UUID) -> str | None:
         except BuildError:
             continue
     return None
+
+
+def shown(message: str) -> str:
+    """A service's message in the page's language (services return the English msgid)."""
+    return str(_(message)) if message else message

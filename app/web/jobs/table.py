@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from flask import request
+from flask import redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
@@ -155,11 +155,16 @@ def filter_choices(user: User) -> dict[str, Any]:
 @login_required  # type: ignore[untyped-decorator]
 def index() -> Response:
     """The jobs this user may see, searched, filtered, sorted and paged by the URL."""
+    given = request.args.to_dict()
+    clean: dict[str, Any] = {key: value for key, value in given.items() if value}
+    # A GET form sends its empty fields ("?q=x&state=&task="): show the URL without them.
+    if clean != given and not htmx.is_partial_request():
+        return redirect(url_for("jobs.index", **clean))
     state = parse_state(request.args, current_user)
     now = utcnow()
     result = list_jobs(db.session, current_user, state.filters())
     pages = max(1, -(-result.total // PER_PAGE))
-    return htmx.render(
+    response = htmx.render(
         "jobs/index.html",
         "jobs/_table.html",
         state=state,
@@ -169,6 +174,9 @@ def index() -> Response:
         since=now.isoformat(),
         choices=filter_choices(current_user),
     )
+    if clean != given:
+        response.headers["HX-Push-Url"] = url_for("jobs.index", **clean)
+    return response
 
 
 def _polled_ids(raw: str) -> list[uuid.UUID]:
