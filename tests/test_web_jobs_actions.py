@@ -197,6 +197,7 @@ def test_run_status_stops_polling_once_the_run_ended(client, mine, make_executio
     ended = client.get(f"/jobs/runs/{run.id}/status", headers=PARTIAL).get_data(as_text=True)
     assert "hx-trigger" not in ended
     assert 'data-status="success"' in ended and "4.2 s" in ended
+    assert f'hx-post="/jobs/{mine.id}/run"' in ended and "Run again" in ended
     assert "<html" in client.get(f"/jobs/runs/{run.id}/status").get_data(as_text=True)
 
 

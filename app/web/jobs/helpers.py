@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.routing import BuildError
 
-from app.models import ScheduledJob
+from app.models import Execution, ScheduledJob
 from app.services import access
 from app.services.errors import Forbidden
 from app.web.jobs import bp
@@ -23,6 +23,12 @@ from app.web.jobs.action_forms import PauseForm
 def can_change_job(job: ScheduledJob) -> bool:
     """May the signed-in user change (or run) this job."""
     return bool(current_user.is_authenticated and access.can_change_job(current_user, job))
+
+
+@bp.app_template_global()
+def can_run_again(run: Execution) -> bool:
+    """May the signed-in user run this run's job once more (its status fragment offers it)."""
+    return bool(run.job.deleted_at is None and can_change_job(run.job))
 
 
 @bp.app_template_global()
