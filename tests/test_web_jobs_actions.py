@@ -136,6 +136,21 @@ def test_row_delete_form_asks_in_a_dialog_first(client, mine):
     html = client.get("/jobs").get_data(as_text=True)
     assert re.search(r'data-confirm="Delete the job “Nightly report”', html)
     assert f'<dialog id="pause-{mine.id}"' in html
+    assert f'hx-post="/jobs/{mine.id}/disable" hx-target="#job-row-{mine.id}"' in html
+
+
+def test_actions_partial_stands_alone_for_other_pages(app, editor, make_job):
+    from flask import render_template_string
+    from flask_login import login_user
+
+    job = make_job(editor, name="Alone")
+    with app.test_request_context(f"/jobs/{job.id}"):
+        login_user(editor.user)
+        html = render_template_string('{% include "jobs/_actions.html" %}', job=job)
+    assert f'action="/jobs/{job.id}/disable"' in html
+    assert 'name="next" value="/jobs/' in html
+    assert "#job-row-" not in html  # plain POST-redirect-GET outside the table
+    assert f'hx-post="/jobs/{job.id}/run"' in html  # run now is live everywhere
 
 
 def test_post_without_csrf_token_is_refused_and_writes_nothing(client, mine):

@@ -118,6 +118,7 @@ def test_pause_with_reason_and_resume_in_place(
     open_page, live_server, table_jobs, screenshot, kind
 ):
     page = open_table(open_page, live_server, kind)
+    page.evaluate("window.__sameDocument = true")
     job_id = table_jobs["Tbl 02" if kind == "en-light" else "Tbl 04"]
     arabic = kind == "ar-dark"
     row(page, job_id).locator("summary").click()
@@ -134,6 +135,7 @@ def test_pause_with_reason_and_resume_in_place(
     row(page, job_id).locator("summary").click()
     row(page, job_id).get_by_role("button", name="استئناف" if arabic else "Resume").click()
     expect(row(page, job_id).locator('[data-status="active"]')).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True  # swapped in place, no reload
 
 
 def test_delete_asks_in_a_dialog_then_removes_the_row(open_page, live_server, table_jobs):
