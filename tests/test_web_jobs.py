@@ -22,7 +22,7 @@ def signed_in_editor(client, editor):
 
 def names_in(html: str) -> list[str]:
     """Job names in table order (the row header cells)."""
-    return re.findall(r'<th scope="row"[^>]*><bdi>([^<]+)</bdi></th>', html)
+    return re.findall(r'<th scope="row"[^>]*>(?:<a [^>]*>)?<bdi>([^<]+)</bdi>', html)
 
 
 @pytest.mark.parametrize("path", ["/", "/jobs"])

@@ -52,6 +52,8 @@ class JobFilters:
     status: str | None = None
     task_function: str | None = None
     job_type: str | None = None
+    owner_id: uuid.UUID | None = None
+    last_status: str | None = None
     sort: str = "name"
 
 
@@ -313,6 +315,10 @@ def _filtered(user: User, filters: JobFilters) -> Select[ScheduledJob]:
         query = query.join(TaskFunction).where(TaskFunction.name == filters.task_function)
     if filters.job_type:
         query = query.join(JobType).where(JobType.name == filters.job_type)
+    if filters.owner_id:
+        query = query.where(ScheduledJob.owner_id == filters.owner_id)
+    if filters.last_status:
+        query = query.where(ScheduledJob.last_status == filters.last_status)
     return query
 
 
@@ -338,6 +344,7 @@ _SORT_COLUMNS = {
     "nextRunTime": ScheduledJob.next_run_time,
     "lastRunTime": ScheduledJob.last_run_time,
     "status": ScheduledJob.status,
+    "timezone": ScheduledJob.timezone,
 }
 
 

@@ -124,3 +124,31 @@ def _recent_counts(
         )
         counts.update({(job_id, status): count for job_id, status, count in rows})
     return counts
+
+
+def changed_since(
+    session: DbSession, job_ids: Iterable[uuid.UUID], since: datetime
+) -> list[uuid.UUID]:
+    """Which of these jobs changed, or had a run queued, start or end, after ``since``.
+
+    One query per chunk, so a table polling for changes costs the same for any page size.
+    """
+    ids = list(dict.fromkeys(job_ids))
+    moved = (
+        select(Execution.job_id)
+        .where(
+            Execution.job_id == ScheduledJob.id,
+            (Execution.created_at > since)
+            | (Execution.started_at > since)
+            | (Execution.completed_at > since),
+        )
+        .exists()
+    )
+    changed: list[uuid.UUID] = []
+    for part in chunks(ids):
+        changed += session.scalars(
+            select(ScheduledJob.id).where(
+                ScheduledJob.id.in_(part), (ScheduledJob.updated_at > since) | moved
+            )
+        )
+    return changed
