@@ -24,8 +24,8 @@ from app.services.instances import WORKER_NAME_ENV, worker_name
 log = logging.getLogger(__name__)
 _app: Flask | None = None
 T = TypeVar("T")
-# How long a run waits for a database that went away (a restart): about 15 s.
-DATABASE_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# How long a run waits for a database that went away (a restart), in seconds.
+DATABASE_PATIENCE = 20.0
 
 
 @contextlib.contextmanager
@@ -95,13 +95,17 @@ def _claim(ident: uuid.UUID, name: str, enqueued_at: datetime | None) -> Executi
 
 
 def _patiently(what: str, step: Callable[[], T]) -> T:
-    """Run a database step; when the database went away, wait and try again a few times.
+    """Run a database step; when the database went away, wait and try again for a while.
 
-    Every step retried here is safe to repeat: it rolls back or commits
-    whole, and a claim or an outcome that was already recorded is not
-    recorded twice (both are conditional on the run's status).
+    Waits double from half a second; past ``DATABASE_PATIENCE`` seconds in
+    all (a failing attempt may itself take a while: SQLite's busy timeout)
+    the error is raised. Every step retried here is safe to repeat: it rolls
+    back or commits whole, and a claim or an outcome that was already
+    recorded is not recorded twice (both are conditional on the run's status).
     """
-    for wait in (*DATABASE_WAITS, None):
+    deadline = time.monotonic() + DATABASE_PATIENCE
+    wait = 0.5
+    while True:
         try:
             return step()
         except DBAPIError as error:
@@ -109,11 +113,11 @@ def _patiently(what: str, step: Callable[[], T]) -> T:
                 raise
             with contextlib.suppress(SQLAlchemyError):
                 db.session.rollback()
-            if wait is None:
+            if time.monotonic() + wait > deadline:
                 raise
             log.warning("database unavailable to %s (%s); again in %.1fs", what, error.orig, wait)
             time.sleep(wait)
-    raise AssertionError("unreachable")  # pragma: no cover
+            wait *= 2
 
 
 def deliver_webhook(delivery_id: str) -> None:

@@ -26,21 +26,33 @@ def gone():
 
 
 @pytest.fixture(autouse=True)
-def no_waiting(monkeypatch):
-    monkeypatch.setattr(entrypoints, "DATABASE_WAITS", (0.0, 0.0, 0.0))
+def clock(monkeypatch):
+    """Sleeping moves a fake clock: the waits are counted, not slept."""
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(entrypoints.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(entrypoints.time, "sleep", sleep)
+    return slept
 
 
-def test_a_step_is_tried_again_while_the_database_is_away(app):
+def test_a_step_is_tried_again_while_the_database_is_away(app, clock):
     step = Flaky(3, gone())
     assert entrypoints._patiently("claim the run", step) == "done"
     assert step.calls == 4
+    assert clock == [0.5, 1.0, 2.0]
 
 
-def test_a_database_that_stays_away_reaches_rq(app):
-    step = Flaky(4, gone())
+def test_a_database_that_stays_away_reaches_rq(app, clock):
+    step = Flaky(10, gone())
     with pytest.raises(OperationalError):
         entrypoints._patiently("claim the run", step)
-    assert step.calls == 4
+    assert clock == [0.5, 1.0, 2.0, 4.0, 8.0]  # 15.5 s; the next wait would pass 20 s
+    assert step.calls == 6
 
 
 def test_other_errors_are_not_retried(app):

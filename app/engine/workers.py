@@ -8,6 +8,7 @@ SIGTERM is passed to every child: RQ finishes the current run, then stops.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 from rq.worker.base import BaseWorker
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import db
@@ -255,7 +257,32 @@ def _fresh_pool_in_every_child() -> None:
     """
     engine = db.engine
     engine.dispose(close=False)
-    os.register_at_fork(before=_release_session, after_in_child=lambda: engine.dispose(close=False))
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork,
+        after_in_child=functools.partial(_in_the_horse, engine),
+    )
+
+
+# Held by the heartbeat thread while it talks to the database, and by a fork:
+# no horse starts as a copy of a process caught inside the database client
+# (SQLite and the pool keep process-wide locks a copy would inherit held).
+_BEATING = threading.Lock()
+
+
+def _before_fork() -> None:
+    _BEATING.acquire()
+    _release_session()
+
+
+def _after_fork() -> None:
+    _BEATING.release()
+
+
+def _in_the_horse(engine: Engine) -> None:
+    global _BEATING
+    _BEATING = threading.Lock()  # the copy the horse inherited is held
+    engine.dispose(close=False)
 
 
 def _release_session() -> None:
@@ -271,16 +298,17 @@ def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:
     """Heartbeat in its own thread, with its own session."""
     with app.app_context():
         while not stop.wait(float(app.config["HEARTBEAT_SECONDS"])):
-            try:
-                instances.beat(db.session, instance_id, utcnow())
-            except OperationalError as error:  # the database is away: one line, not a trace
-                log.warning("heartbeat failed: %s", error.orig)
-            except Exception:
-                log.exception("heartbeat failed")
-            finally:
-                # Never let a failed clean-up end the thread: the beats must go on.
-                with contextlib.suppress(Exception):
-                    db.session.remove()
+            with _BEATING:
+                try:
+                    instances.beat(db.session, instance_id, utcnow())
+                except OperationalError as error:  # the database is away: a line, not a trace
+                    log.warning("heartbeat failed: %s", error.orig)
+                except Exception:
+                    log.exception("heartbeat failed")
+                finally:
+                    # Never let a failed clean-up end the thread: the beats must go on.
+                    with contextlib.suppress(Exception):
+                        db.session.remove()
 
 
 def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:
