@@ -4,4 +4,8 @@ from flask import Blueprint
 
 bp = Blueprint("jobs", __name__)
 
-from app.web.jobs import table  # noqa: E402,F401
+from app.web.jobs import (  # noqa: E402,F401
+    detail,
+    editor,
+    table,
+)
