@@ -44,7 +44,7 @@ def test_job_page_shows_settings_upcoming_runs_chart_and_audit(
     assert html.count('class="bar bar-') == 4
     assert "Success rate: 75" in html
     assert "an earlier run was still going" in html
-    assert "created" in html  # the audit trail
+    assert "<strong>Created</strong>" in html  # the audit trail
     assert f'href="/jobs/{job.id}/edit"' in html
 
 
