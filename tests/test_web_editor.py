@@ -367,3 +367,18 @@ def test_sensitive_arguments_are_never_shown_and_kept_on_an_empty_edit(
     assert client.post(f"/jobs/{job.id}/edit", data=data).status_code == 303
     db.session.expire_all()
     assert db.session.get(ScheduledJob, job.id).task_args["headers"] == {"X-Key": "other"}
+
+
+def test_field_check_is_for_writers_of_the_job(client, viewer, editor, outsider, make_job):
+    job = make_job(outsider)
+    sign_in(client, editor)
+    data = form_data(client, job_id=str(job.id))
+    assert client.post("/jobs/validate", data=data, headers=PARTIAL).status_code == 404
+
+
+def test_field_check_refuses_viewers(client, viewer, editor, make_job):
+    job = make_job(editor)
+    sign_in(client, viewer)
+    token = csrf_token(client, f"/jobs/{job.id}")
+    data = {"csrf_token": token, "name": "x", "job_id": str(job.id)}
+    assert client.post("/jobs/validate", data=data, headers=PARTIAL).status_code == 403

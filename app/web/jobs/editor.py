@@ -278,6 +278,7 @@ def validate() -> Response:
     job = None
     if job_id := _uuid(request.form.get("job_id", "")):
         job = jobs.get_job(db.session, current_user, job_id)
+        access.require_job_change(current_user, job)
     editor = _build(job, None)
     task_args, errors = _shape_errors(editor)
     rule = lambda task: access.require_task_allowed(current_user, task)  # noqa: E731
