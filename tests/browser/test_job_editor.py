@@ -11,11 +11,18 @@ from tests.browser.conftest import check_axe
 from tests.browser.pages import (
     assert_no_horizontal_scroll,
     check_axe_as_without_js,
+    forget_new_jobs,
     settle,
     signed_in_page,
 )
 
 JOB_PAGE = re.compile(r"/jobs/[0-9a-f-]{36}$")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_jobs(live_app):
+    """Other modules seed the browser user's jobs when there are none: leave none behind."""
+    yield from forget_new_jobs(live_app)
 
 
 def open_new_job(page: Page, url: str) -> None:

@@ -10,7 +10,13 @@ from app.extensions import db
 from app.models import Execution, User, utcnow
 from app.services import jobs
 from tests.browser.conftest import USER_EMAIL, check_axe
-from tests.browser.pages import settle, signed_in_page
+from tests.browser.pages import forget_new_jobs, settle, signed_in_page
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_jobs(live_app):
+    """Other modules seed the browser user's jobs when there are none: leave none behind."""
+    yield from forget_new_jobs(live_app)
 
 
 @pytest.fixture
