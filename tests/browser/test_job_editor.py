@@ -99,3 +99,52 @@ def test_create_without_javascript(open_page, live_server, screenshot):
     page.wait_for_url(JOB_PAGE)
     expect(page.locator(".flash")).to_contain_text("Job created.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("No-JS job")
+
+
+@pytest.fixture
+def job_with_history(live_app):
+    """A cron job in a zone with DST and a few finished, failed and skipped runs."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Execution, User, utcnow
+    from app.services import jobs
+    from tests.browser.conftest import USER_EMAIL
+
+    with live_app.app_context():
+        user = db.session.scalar(select(User).where(User.email == USER_EMAIL))
+        fields = {
+            "name": "History job",
+            "task_function": "noop",
+            "job_type": "cron",
+            "schedule_config": {"expression": "30 2 * * *"},
+            "timezone": "Europe/Berlin",
+        }
+        job = jobs.create_job(db.session, user, fields, utcnow())
+        now = utcnow()
+        for number, status in enumerate(["success", "failed", "success", "timeout", "skipped"]):
+            moment = now - timedelta(days=number + 1)
+            db.session.add(Execution(job_id=job.id, status=status, scheduled_for=moment,
+                                     started_at=moment + timedelta(seconds=2), created_at=moment,
+                                     duration_seconds=1.5 * (number + 1),
+                                     reason="an earlier run was still going"
+                                     if status == "skipped" else None))  # fmt: skip
+        db.session.commit()
+        return job.id
+
+
+@pytest.mark.parametrize("kind", ["ar-dark", "phone"])
+def test_job_page_in_arabic_dark_and_on_a_phone(
+    open_page, live_server, job_with_history, screenshot, kind
+):
+    page = signed_in_page(open_page, live_server, kind)
+    page.goto(f"{live_server.url}/jobs/{job_with_history}")
+    expect(page.locator("svg.run-chart rect")).to_have_count(4)
+    expect(page.locator("#recent-runs tbody tr")).to_have_count(5)
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"job-detail-{kind}")
+    if kind == "phone":
+        assert_no_horizontal_scroll(page)
