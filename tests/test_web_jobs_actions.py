@@ -223,12 +223,12 @@ def test_run_status_of_a_job_one_may_not_see_is_404(client, editor, outsider, ma
     assert client.get(f"/jobs/runs/{run.id}/status").status_code == 404
 
 
-def test_run_now_without_js_goes_back_naming_the_execution(client, mine):
+def test_run_now_without_js_goes_to_the_run_page(client, mine):
     response = client.post(f"/jobs/{mine.id}/run", data=form(client, next="/jobs?sort=-name"))
     assert response.status_code == 303
-    assert response.headers["Location"] == "/jobs?sort=-name"
     run = db.session.query(Execution).filter_by(job_id=mine.id).one()
-    assert f"execution {run.id}" in client.get("/jobs?sort=-name").get_data(as_text=True)
+    assert response.headers["Location"] == f"/runs/{run.id}"
+    assert client.get(f"/runs/{run.id}").status_code == 200
 
 
 def test_next_never_leaves_the_site(client, mine):

@@ -242,6 +242,22 @@ def list_deliveries(
     return page_of(session, query, order, page, per_page)
 
 
+def of_execution(
+    session: DbSession, user: User, execution_id: uuid.UUID, limit: int = 100
+) -> list[WebhookDelivery]:
+    """The deliveries an execution caused, to webhooks this user may see, oldest first."""
+    visible = visible_webhooks(user).with_only_columns(Webhook.id)
+    query = (
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.execution_id == execution_id, WebhookDelivery.webhook_id.in_(visible)
+        )
+        .order_by(WebhookDelivery.created_at, WebhookDelivery.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def get_delivery(session: DbSession, user: User, delivery_id: uuid.UUID) -> WebhookDelivery:
     """A delivery of a webhook this user may see, else NotFound."""
     visible = visible_webhooks(user).with_only_columns(Webhook.id)

@@ -116,3 +116,10 @@ def get_execution(session: DbSession, user: User, execution_id: uuid.UUID) -> Ex
     if row is None:
         raise NotFound("No such execution.")
     return row
+
+
+def next_attempt(session: DbSession, user: User, execution: Execution) -> Execution | None:
+    """The retry that followed ``execution`` (its next attempt), if any."""
+    query = _visible(user).where(Execution.retry_of == execution.id)
+    row: Execution | None = session.scalar(query.order_by(Execution.created_at).limit(1))
+    return row

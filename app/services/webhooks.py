@@ -181,6 +181,12 @@ def list_webhooks(session: DbSession, user: User, filters: WebhookFilters) -> Pa
     return page_of(session, query, order, filters.page, filters.per_page)
 
 
+def applying_to(session: DbSession, user: User, job_id: uuid.UUID) -> list[Webhook]:
+    """The visible webhooks that fire for a job: its own and the global ones."""
+    query = visible_webhooks(user).where(or_(Webhook.job_id == job_id, Webhook.job_id.is_(None)))
+    return list(session.scalars(query.order_by(Webhook.created_at, Webhook.id).limit(100)))
+
+
 def get_webhook(session: DbSession, user: User, webhook: WebhookRef) -> Webhook:
     """A webhook (or its id) this user may see, else NotFound."""
     webhook_id = webhook if isinstance(webhook, uuid.UUID) else webhook.id
@@ -269,6 +275,7 @@ def delete_webhook(session: DbSession, user: User, webhook: WebhookRef) -> None:
 
 __all__ = [
     "WebhookFilters",
+    "applying_to",
     "create_webhook",
     "delete_webhook",
     "emit",

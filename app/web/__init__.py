@@ -7,9 +7,9 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
-    from app.web import i18n, jobs, preferences
+    from app.web import i18n, jobs, preferences, runs
 
     i18n.register(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(preferences.bp)
-    app.add_template_global(lambda name: name in app.view_functions, "has_endpoint")
+    app.register_blueprint(runs.bp)

@@ -139,4 +139,86 @@
       window.htmx.trigger(element, "almanac:visible");
     });
   });
+  // --- Job editor (sheet and full pages). ------------------------------------
+  // A saved job closes the sheet: the server answers HX-Trigger {"jobSaved": …}.
+  body.addEventListener("jobSaved", function () {
+    var sheet = document.getElementById("job-sheet");
+    if (sheet && sheet.open) sheet.close();
+  });
+
+  // Leaving with unsaved changes asks first. A form marked data-dirty-guard turns
+  // dirty on input (the server marks a re-rendered POST dirty); submitting clears it.
+  function dirtyForm(root) {
+    return (root || document).querySelector("form[data-dirty-guard][data-dirty]");
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("form[data-dirty-guard]");
+    if (form) form.dataset.dirty = "yes";
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.hasAttribute("data-dirty-guard")) delete event.target.dataset.dirty;
+  });
+  body.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    // The form's own post (save, preview, preset) is not leaving; field checks are not either.
+    if (elt.matches && elt.matches("form[data-dirty-guard]")) delete elt.dataset.dirty;
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (dirtyForm()) event.preventDefault();
+  });
+  function confirmLeavingSheet(dialog, event) {
+    var form = dirtyForm(dialog);
+    if (!form) return;
+    if (window.confirm(form.dataset.unsavedText || "?")) { delete form.dataset.dirty; return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest("[data-dialog-close]");
+    var dialog = closer && closer.closest("dialog");
+    if (dialog) confirmLeavingSheet(dialog, event);
+  }, true);
+  document.addEventListener("cancel", function (event) {  // Esc on a <dialog>
+    if (event.target.tagName === "DIALOG") confirmLeavingSheet(event.target, event);
+  }, true);
+
+  // Cron presets: the chosen preset shows its own inputs and writes the expression
+  // (without JS, a "Use this preset" button asks the server: forms.preset_expression).
+  function presetExpression(box) {
+    var value = function (name) { var el = box.querySelector('[name="' + name + '"]'); return el ? el.value : ""; };
+    var clamp = function (text, low, high, fallback) {
+      var n = parseInt(text, 10);
+      return isNaN(n) ? fallback : Math.max(low, Math.min(high, n));
+    };
+    var time = (value("preset_time") || "09:00").split(":");
+    var at = clamp(time[1], 0, 59, 0) + " " + clamp(time[0], 0, 23, 9);
+    var kinds = {
+      every: function () { return "*/" + clamp(value("preset_every"), 1, 59, 15) + " * * * *"; },
+      hourly: function () { return clamp(value("preset_minute"), 0, 59, 0) + " * * * *"; },
+      daily: function () { return at + " * * *"; },
+      weekly: function () { return at + " * * " + (value("preset_weekday") || "1"); },
+      monthly: function () { return at + " " + clamp(value("preset_day"), 1, 31, 1) + " * *"; },
+    };
+    var kind = kinds[value("preset")];
+    return kind ? kind() : null;
+  }
+  function syncPresets(root) {
+    (root || document).querySelectorAll("[data-preset]").forEach(function (box) {
+      box.dataset.presetKind = box.querySelector('[name="preset"]').value;
+    });
+  }
+  function applyPreset(event) {
+    var box = event.target.closest && event.target.closest("[data-preset]");
+    if (!box) return;
+    syncPresets(box.parentNode);
+    var expression = presetExpression(box);
+    var input = box.closest("form").querySelector('[name="cron_expression"]');
+    if (!expression || !input || input.value === expression) return;
+    input.value = expression;
+    input.dispatchEvent(new Event("input", { bubbles: true }));  // the live preview follows
+  }
+  document.addEventListener("change", applyPreset);
+  document.addEventListener("input", applyPreset);
+  syncPresets();
+  body.addEventListener("htmx:afterSettle", function (event) { syncPresets(event.detail.elt); });
 })();

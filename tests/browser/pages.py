@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from playwright.sync_api import Page, Route
 
@@ -63,3 +63,25 @@ def check_axe_as_without_js(open_page: Callable[..., Page], nojs_page: Page) -> 
     page.goto(nojs_page.url)
     assert "js" not in (page.locator("html").get_attribute("class") or "")
     check_axe(page)
+
+
+def forget_new_jobs(live_app) -> Iterator[None]:
+    """Soft-delete the jobs a test module created, so modules that seed jobs find none of them.
+
+    Use as a module fixture body: ``yield from forget_new_jobs(live_app)``.
+    """
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ScheduledJob, utcnow
+
+    with live_app.app_context():
+        before = set(db.session.scalars(select(ScheduledJob.id)))
+    yield
+    with live_app.app_context():
+        for job in db.session.scalars(
+            select(ScheduledJob).where(ScheduledJob.deleted_at.is_(None))
+        ):
+            if job.id not in before:
+                job.deleted_at = utcnow()
+        db.session.commit()

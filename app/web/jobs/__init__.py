@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("jobs", __name__)
 
-from app.web.jobs import actions, bulk, helpers, table  # noqa: E402,F401
+from app.web.jobs import actions, bulk, detail, editor, helpers, table  # noqa: E402,F401

@@ -140,11 +140,7 @@ def run_now(job_id: uuid.UUID) -> Response:
     run = jobs.run_now(db.session, current_user, job_id, TriggeredBy.MANUAL, utcnow(), recurrence())
     if htmx.is_partial_request():
         return htmx.render("jobs/_run_status.html", "jobs/_run_status.html", live=True, run=run)
-    link = run_url(run.id)
-    if link:
-        return redirect(link, code=303)
-    flash(_("Run queued: execution %(id)s.", id=run.id), "success")
-    return redirect(_back(form), code=303)
+    return redirect(run_url(run.id), code=303)
 
 
 @bp.route("/jobs/runs/<uuid:execution_id>/status")

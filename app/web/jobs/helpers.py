@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from app.models import Execution, ScheduledJob
 from app.services import access
@@ -64,17 +62,9 @@ def pause_form() -> PauseForm:
 
 
 @bp.app_template_global()
-def run_url(run_id: uuid.UUID) -> str | None:
-    """The run's page, once the runs pages exist (its argument name is not fixed yet)."""
-    if "runs.detail" not in current_app.view_functions:
-        return None
-    for key in ("run_id", "execution_id", "id"):
-        try:
-            values: dict[str, Any] = {key: run_id}
-            return url_for("runs.detail", **values)
-        except BuildError:
-            continue
-    return None
+def run_url(run_id: uuid.UUID) -> str:
+    """The run's page."""
+    return url_for("runs.detail", run_id=run_id)
 
 
 def shown(message: str) -> str:

@@ -1,0 +1,7 @@
+"""The run pages: one execution with its times, attempts, log and webhook deliveries."""
+
+from flask import Blueprint
+
+bp = Blueprint("runs", __name__)
+
+from app.web.runs import views  # noqa: E402,F401
