@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -21,6 +22,16 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app import timemath
+from app.api.constraints import (
+    INSTANT_SCHEMA,
+    PRINTABLE_SCHEMA,
+    TASK_NAME_SCHEMA,
+    Documented,
+    Whole,
+    instant_text,
+    schedule_config_schema,
+    timezone_schema,
+)
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
 from app.services import limits
 
@@ -45,29 +56,41 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
-Text = Annotated[str, AfterValidator(_printable)]
+Text = Annotated[str, AfterValidator(_printable), Documented(PRINTABLE_SCHEMA)]
 # Instants and ids arrive as JSON strings: parsed leniently even in strict models.
-Instant = Annotated[datetime, Field(strict=False), AfterValidator(_in_range)]
+Instant = Annotated[
+    datetime,
+    Field(strict=False),
+    AfterValidator(_in_range),
+    BeforeValidator(instant_text),
+    Documented(INSTANT_SCHEMA),
+]
 Id = Annotated[uuid.UUID, Field(strict=False)]
 Name = Annotated[
     str,
     Field(min_length=limits.NAME_LENGTH.low, max_length=limits.NAME_LENGTH.high),
     AfterValidator(_printable),
     AfterValidator(_not_blank),
+    Documented(PRINTABLE_SCHEMA),
 ]
 QueueName = Annotated[str, Field(pattern=limits.QUEUE_PATTERN)]
 JsonObject = dict[str, Any]
+ScheduleConfig = Annotated[JsonObject, Documented(schedule_config_schema())]
+TaskName = Annotated[
+    str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high), Documented(TASK_NAME_SCHEMA)
+]
 
 
 def _bounded(field: str) -> Any:
-    """The ``ge``/``le`` constraint of a whole-number job field, from the limits table."""
-    bounds = limits.JOB_NUMBERS[field]
-    return Field(ge=bounds.low, le=bounds.high)
+    """The bounds of a whole-number job field, from the limits table (55.0 counts as 55)."""
+    return Whole(limits.JOB_NUMBERS[field])
 
 
-LookupId = Annotated[int, Field(ge=limits.LOOKUP_ID.low, le=limits.LOOKUP_ID.high)]
+LookupId = Annotated[int, Whole(limits.LOOKUP_ID)]
 TimezoneName = Annotated[
-    Text, Field(min_length=limits.TIMEZONE_LENGTH.low, max_length=limits.TIMEZONE_LENGTH.high)
+    Text,
+    Field(min_length=limits.TIMEZONE_LENGTH.low, max_length=limits.TIMEZONE_LENGTH.high),
+    Documented(timezone_schema()),
 ]
 
 
@@ -142,13 +165,11 @@ class JobFields(PartialModel):
 
     name: Name | None = None
     description: Annotated[Text, Field(max_length=limits.DESCRIPTION_LENGTH.high)] | None = None
-    task_function: (
-        Annotated[str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high)] | None
-    ) = None
+    task_function: TaskName | None = None
     task_function_id: LookupId | None = None
     job_type: Literal["interval", "cron", "date"] | None = None
     job_type_id: LookupId | None = None
-    schedule_config: JsonObject | None = None
+    schedule_config: ScheduleConfig | None = None
     timezone: TimezoneName | None = None
     start_date: Instant | None = None
     end_date: Instant | None = None
@@ -174,7 +195,7 @@ class JobCreate(JobFields):
     """A new job; name and scheduleConfig are required."""
 
     name: Name
-    schedule_config: JsonObject
+    schedule_config: ScheduleConfig
 
 
 class JobUpdate(JobFields):

@@ -8,6 +8,7 @@ values for every other door (forms, CLI), so the two can never drift apart.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,14 +44,23 @@ PAUSE_REASON_LENGTH = Range(0, 500)
 LOOKUP_ID = Range(1, 2**31 - 1)
 # How far back a manual history cleanup may reach, in days.
 HISTORY_DAYS = Range(1, 3650)
+# How many fire times a schedule preview lists at most.
+PREVIEW_COUNT = Range(1, 100)
 QUEUE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 # Arguments are stored with the job and copied into every run's payload.
 TASK_ARGS_MAX_BYTES = 64 * 1024
 
 
+# Control characters other than tab and newlines (a NUL would even break PostgreSQL);
+# the check and the API document's ``pattern`` are both built from this class.
+_CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+PRINTABLE_PATTERN = f"^[^{_CONTROL_CLASS}]*$"
+
+
 def has_control_characters(text: str) -> bool:
-    """Control characters other than tab and newlines (a NUL would even break PostgreSQL)."""
-    return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)
+    """Control characters other than tab and newlines."""
+    return _CONTROL.search(text) is not None
 
 
 def number_problem(field: str, value: Any) -> str | None:
