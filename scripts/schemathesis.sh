@@ -73,22 +73,25 @@ done
 curl -fsS -o /dev/null "$base/openapi.json" \
     || { echo "schemathesis: $base/openapi.json did not answer 200 in 30 s" >&2; exit 1; }
 
-# create_job BODY : POST one job so GET/PUT/DELETE on /jobs/{id} meet real rows.
-create_job() {
+# create PATH BODY : POST one object so reads and the links from lists meet real rows.
+create() {
     local code
-    code=$(curl -sS -o "$workdir/job.json" -w '%{http_code}' -X POST "$base/jobs" \
-        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$1")
+    code=$(curl -sS -o "$workdir/created.json" -w '%{http_code}' -X POST "$base$1" \
+        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' --data "$2")
     if [[ $code != 201 ]]; then
-        echo "schemathesis: POST /jobs answered $code: $(cat "$workdir/job.json")" >&2
+        echo "schemathesis: POST $1 answered $code: $(cat "$workdir/created.json")" >&2
         exit 1
     fi
 }
+create_job() { create /jobs "$1"; }
 create_job '{"name": "fuzz", "taskFunction": "noop", "scheduleConfig": {"seconds": 60}}'
 create_job '{"name": "fuzz cron", "taskFunction": "sleep", "jobType": "cron",
   "scheduleConfig": {"expression": "30 2 * * *"}, "timezone": "Europe/Berlin",
   "taskArgs": {"seconds": 1}}'
 create_job '{"name": "fuzz once", "taskFunction": "noop", "jobType": "date",
   "scheduleConfig": {"runAt": "2030-12-01T09:00:00"}}'
+# Not delivered (no worker runs); the list's links then reach get/put/ping/deliveries.
+create /webhooks '{"url": "https://example.com/almanac-hook", "phase": "failed"}'
 
 # SCHEMATHESIS_SEED replays a run (the seed is printed in its summary).
 seed=()
