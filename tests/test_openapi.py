@@ -74,6 +74,9 @@ def test_an_instant_sent_as_a_number_is_refused(api_as, editor):
     response = api_as(editor).post("/retries/bulk", {"action": "discard", "until": 0})
     assert response.status_code == 422
     assert "date-time string" in response.json["error"]["fields"]["until"]
+    query = api_as(editor).get("/history", query_string={"until": "1700000000"})
+    assert query.status_code == 422
+    assert "date-time string" in query.json["error"]["fields"]["until"]
 
 
 @pytest.mark.parametrize("text", ["ok", "tab\there", "line\nbreak", "nul\x00", "bell\x07", "\x1f"])

@@ -9,6 +9,7 @@ metadata; the checks that produce the error messages stay where they are.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,9 +137,14 @@ def schedule_config_schema() -> dict[str, Any]:
 
 def instant_text(value: Any) -> Any:
     """An instant arrives as an RFC 3339 string, as documented: not as a number of seconds."""
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) or (isinstance(value, str) and not _DATED.match(value)):
         raise ValueError("must be a date-time string such as 2026-12-01T09:00:00Z")
     return value
+
+
+# Lenient parsing would also read "1700000000" as seconds since 1970; the document says
+# an RFC 3339 string, which always starts with a four-digit year and a dash.
+_DATED = re.compile(r"[0-9]{4}-")
 
 
 def _whole(value: Any) -> Any:
