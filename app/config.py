@@ -138,6 +138,8 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("RATELIMIT_STORAGE_URI", lambda _n, v: v, ""),
     ("RATELIMIT_ENABLED", parse_bool, "true"),
     ("ALLOWED_OUTBOUND_NETWORKS", parse_networks, ""),
+    ("METRICS_TOKEN", lambda _n, v: v, ""),
+    ("METRICS_ALLOWED_NETWORKS", parse_networks, "127.0.0.1/32,::1/128"),
     ("SESSION_COOKIE_SECURE", parse_bool, "false"),
     ("API_MAX_PER_PAGE", lambda n, v: parse_int(n, v, minimum=1), "100"),
 ]

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from app.api.errors import ApiError, error_response, handle_api_error, service_error_response
 from app.services.errors import ServiceError
@@ -46,9 +46,19 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error as JSON for the API or as a page."""
     code = error.code or 500
     if _wants_json():
-        return error_response(code, error.description or error.name)  # type: ignore[no-any-return]
+        response = error_response(code, error.description or error.name)
+        response.headers.extend(_allow_header(error))
+        return response  # type: ignore[no-any-return]
     title, message = _page_text(error)
-    return render_template("errors/error.html", code=code, title=title, message=message), code
+    page = render_template("errors/error.html", code=code, title=title, message=message)
+    return page, code, _allow_header(error)
+
+
+def _allow_header(error: HTTPException) -> dict[str, str]:
+    """A 405 names the methods the resource does support (RFC 9110 §15.5.6)."""
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        return {"Allow": ", ".join(sorted(error.valid_methods))}
+    return {}
 
 
 def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:

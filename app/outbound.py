@@ -116,7 +116,19 @@ def _parse_url(url: str) -> httpx.URL:
     try:
         return httpx.URL(url)
     except httpx.InvalidURL as exc:
-        raise OutboundError(f"invalid URL: {exc}") from exc
+        # httpx's own wording names its parser's internals; say what to fix instead.
+        problem = next(
+            (text for prefix, text in _URL_PROBLEMS if str(exc).startswith(prefix)),
+            "it is not a well-formed http(s) URL",
+        )
+        raise OutboundError(f"invalid URL: {problem}") from exc
+
+
+_URL_PROBLEMS = (
+    ("Invalid IPv6", "the host in [brackets] is not an IPv6 address such as [2001:db8::1]"),
+    ("Invalid IPv4", "the host is not a valid IPv4 address"),
+    ("Invalid port", "the port must be a whole number from 1 to 65535"),
+)
 
 
 @functools.cache

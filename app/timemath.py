@@ -8,13 +8,14 @@ mapped to UTC by an explicit rule (SPEC §4.2), never by adding a fixed offset.
 Intervals are elapsed time and are computed in UTC directly, so DST cannot stretch them.
 """
 
+import functools
 import heapq
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadDateError, croniter
 
@@ -105,6 +106,12 @@ class _Window:
 
 
 # --- parsing ------------------------------------------------------------------------------
+
+
+@functools.cache
+def known_timezones() -> frozenset[str]:
+    """Every IANA zone this host can load, less the aliases of the host's own zone."""
+    return frozenset(available_timezones() - _HOST_DEPENDENT_ZONES)
 
 
 def parse_timezone(name: str) -> ZoneInfo:

@@ -8,6 +8,7 @@ from typing import Any
 from app.api import serializers, spec
 from app.api.common import api_user, parse_query, respond
 from app.api.schemas import ExecutionDetail, ExecutionList, HistoryQuery
+from app.api.spec import links_to
 from app.extensions import db
 from app.models import User
 from app.services import executions
@@ -34,6 +35,7 @@ def history_page(user: User, query: HistoryQuery, **overrides: Any) -> Any:
     tag="history",
     query=HistoryQuery,
     response=ExecutionList,
+    links=links_to("get_execution", execution_id="$response.body#/executions/0/id"),
 )
 def all_history() -> Any:
     """A page of executions of every job the caller may see."""
@@ -46,6 +48,7 @@ def all_history() -> Any:
     summary="One execution",
     tag="history",
     response=ExecutionDetail,
+    links=links_to("get_job", "job_history", job_id="$response.body#/jobId"),
 )
 def get_execution(execution_id: uuid.UUID) -> Any:
     """One execution with its result, log and traceback."""

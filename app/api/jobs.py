@@ -20,6 +20,7 @@ from app.api.schemas import (
     JobUpdate,
     TriggerResponse,
 )
+from app.api.spec import links_to
 from app.extensions import db
 from app.models import ScheduledJob, utcnow
 from app.queues import recurrence
@@ -29,6 +30,17 @@ from app.services.recurrence import rq_job_id
 _RULE = "/jobs/<uuid:job_id>"
 # A create or an edit can clash with another job's name (409).
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+_JOB_LINKS = ("get_job", "put_job", "patch_job", "delete_job", "job_action", "job_history")
+# What JSON Schema cannot say about a job body; the server answers 422 naming the field.
+_JOB_RULES = (
+    "Rules across fields, checked by the server (422 names the field): scheduleConfig must "
+    "have the shape of jobType (the job's current type on update), and a cron expression "
+    "must be valid and match a real date; jobTypeId, when sent, must be the id of jobType "
+    "(GET /api/v1/job-types) and taskFunctionId the id of taskFunction (GET "
+    "/api/v1/task-functions); taskFunction must be a registered, active task and taskArgs "
+    "must match its argsSchema; endDate must be after startDate; a date job's runAt must "
+    "not be in the past; ownerId must name an existing user."
+)
 
 
 def _detail(job: ScheduledJob) -> JobDetail:
@@ -38,7 +50,15 @@ def _detail(job: ScheduledJob) -> JobDetail:
     return serializers.job_detail(job, upcoming, recent)
 
 
-@spec.route("/jobs", "GET", summary="List jobs", tag="jobs", query=JobListQuery, response=JobList)
+@spec.route(
+    "/jobs",
+    "GET",
+    summary="List jobs",
+    tag="jobs",
+    query=JobListQuery,
+    response=JobList,
+    links=links_to("get_job", job_id="$response.body#/jobs/0/id"),
+)
 def list_jobs() -> Any:
     """A filtered, sorted page of jobs with counts."""
     query = parse_query(JobListQuery)
@@ -66,6 +86,8 @@ def list_jobs() -> Any:
     response=JobDetail,
     status=201,
     errors=_WRITE_ERRORS,
+    description=_JOB_RULES,
+    links=links_to(*_JOB_LINKS, job_id="$response.body#/id"),
 )
 def create_job() -> Any:
     """Create a job owned by the caller."""
@@ -96,6 +118,7 @@ def _update(job_id: uuid.UUID) -> Any:
     body=JobUpdate,
     response=JobDetail,
     errors=_WRITE_ERRORS,
+    description=_JOB_RULES,
 )
 def put_job(job_id: uuid.UUID) -> Any:
     """Update the given fields of a job."""
@@ -110,6 +133,7 @@ def put_job(job_id: uuid.UUID) -> Any:
     body=JobUpdate,
     response=JobDetail,
     errors=_WRITE_ERRORS,
+    description=_JOB_RULES,
 )
 def patch_job(job_id: uuid.UUID) -> Any:
     """Update the given fields of a job."""
@@ -132,6 +156,8 @@ def delete_job(job_id: uuid.UUID) -> Any:
     response=ActionResponse,
     also={202: TriggerResponse},
     errors=(400, 401, 403, 404, 409, 413, 422, 503),
+    description="resumeAt, when given with pause, must be in the future (422 otherwise).",
+    links=links_to("get_execution", status=202, execution_id="$response.body#/executionId"),
 )
 def job_action(job_id: uuid.UUID) -> Any:
     """Apply an action to a job; ``trigger`` answers 202 with the new execution."""
@@ -173,6 +199,7 @@ def _trigger(job_id: uuid.UUID) -> Any:
     tag="history",
     query=HistoryQuery,
     response=ExecutionList,
+    links=links_to("get_execution", execution_id="$response.body#/executions/0/id"),
 )
 def job_history(job_id: uuid.UUID) -> Any:
     """A page of one job's executions."""

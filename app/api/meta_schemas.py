@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from app.api.constraints import Whole
 from app.api.schemas import (
     ApiModel,
     Job,
     JsonObject,
     RequestModel,
+    ScheduleConfig,
     TimezoneName,
     WallTime,
 )
@@ -23,11 +25,11 @@ class PreviewRequest(RequestModel):
     """What to preview."""
 
     job_type: Literal["interval", "cron", "date"]
-    schedule_config: JsonObject
+    schedule_config: ScheduleConfig
     timezone: TimezoneName = "UTC"
     start_date: WallTime | None = None
     end_date: WallTime | None = None
-    count: Annotated[int, Field(ge=1, le=100)] = 5
+    count: Annotated[int, Whole(limits.PREVIEW_COUNT)] = 5
 
 
 class FireTime(ApiModel):
@@ -136,7 +138,7 @@ class StatusResponse(ApiModel):
 class CleanupRequest(RequestModel):
     """Delete history older than this many days."""
 
-    older_than_days: Annotated[int, Field(ge=limits.HISTORY_DAYS.low, le=limits.HISTORY_DAYS.high)]
+    older_than_days: Annotated[int, Whole(limits.HISTORY_DAYS)]
 
 
 class CleanupResponse(ApiModel):

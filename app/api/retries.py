@@ -15,6 +15,7 @@ from app.api.ops_schemas import (
     RetryListQuery,
     RetryTriggered,
 )
+from app.api.spec import links_to
 from app.extensions import db
 from app.models import utcnow
 from app.queues import recurrence
@@ -23,6 +24,7 @@ from app.services.recurrence import rq_job_id
 
 _RULE = "/retries/<uuid:retry_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+_ITEM_LINKS = ("get_retry", "trigger_retry", "discard_retry")
 
 
 @spec.route(
@@ -32,6 +34,7 @@ _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
     tag="retries",
     query=RetryListQuery,
     response=RetryList,
+    links=links_to(*_ITEM_LINKS, retry_id="$response.body#/retries/0/id"),
 )
 def list_retries() -> Any:
     """Retry items (pending, claimed and dead unless a status is given), soonest first."""
@@ -48,7 +51,15 @@ def list_retries() -> Any:
     )
 
 
-@spec.route(_RULE, "GET", summary="One retry item", tag="retries", response=RetryItemOut)
+@spec.route(
+    _RULE,
+    "GET",
+    summary="One retry item",
+    tag="retries",
+    response=RetryItemOut,
+    links=links_to("trigger_retry", "discard_retry", retry_id="$response.body#/id")
+    + links_to("get_execution", execution_id="$response.body#/executionId"),
+)
 def get_retry(retry_id: uuid.UUID) -> Any:
     """A retry item."""
     return respond(serializers.retry_item(retry_queue.get_item(db.session, api_user(), retry_id)))
@@ -62,6 +73,7 @@ def get_retry(retry_id: uuid.UUID) -> Any:
     status=202,
     response=RetryTriggered,
     errors=_WRITE_ERRORS,
+    links=links_to("get_execution", execution_id="$response.body#/executionId"),
 )
 def trigger_retry(retry_id: uuid.UUID) -> Any:
     """Start the next attempt of a pending or dead item at once."""
@@ -98,6 +110,7 @@ def discard_retry(retry_id: uuid.UUID) -> Any:
     body=RetryBulk,
     response=RetryBulkResult,
     errors=_WRITE_ERRORS,
+    links=links_to("get_execution", execution_id="$response.body#/executionIds/0"),
 )
 def bulk_retries() -> Any:
     """Bulk retry now / discard of pending and dead items (at most 10,000 at once)."""

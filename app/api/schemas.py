@@ -22,6 +22,15 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from app import instants
+from app.api.constraints import (
+    INSTANT_SCHEMA,
+    PRINTABLE_SCHEMA,
+    TASK_NAME_SCHEMA,
+    Documented,
+    Whole,
+    schedule_config_schema,
+    timezone_schema,
+)
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
 from app.services import limits
 
@@ -43,15 +52,23 @@ def _time(value: Any) -> Any:
     """Read a time by the one rule (``app.instants``); other types fail as usual."""
     if isinstance(value, str | datetime):
         return instants.parse(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Lenient parsing would read 1700000000 as seconds since 1970: the document says a string.
+        raise ValueError(f"must be a date-time string: {instants.SHAPE_HINT}")
     return value
 
 
-Text = Annotated[str, AfterValidator(_printable)]
+Text = Annotated[str, AfterValidator(_printable), Documented(PRINTABLE_SCHEMA)]
 # Times arrive as JSON strings, read by the one rule in ``app.instants``:
 # an Instant (filters, resumeAt) without offset is UTC; a WallTime (a job's
 # startDate/endDate) stays naive here and is wall time in the job's zone.
-Instant = Annotated[datetime, BeforeValidator(_time), AfterValidator(instants.as_utc)]
-WallTime = Annotated[datetime, BeforeValidator(_time)]
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_time),
+    AfterValidator(instants.as_utc),
+    Documented(INSTANT_SCHEMA),
+]
+WallTime = Annotated[datetime, BeforeValidator(_time), Documented(INSTANT_SCHEMA)]
 # Ids arrive as JSON strings: parsed leniently even in strict models.
 Id = Annotated[uuid.UUID, Field(strict=False)]
 Name = Annotated[
@@ -59,20 +76,26 @@ Name = Annotated[
     Field(min_length=limits.NAME_LENGTH.low, max_length=limits.NAME_LENGTH.high),
     AfterValidator(_printable),
     AfterValidator(_not_blank),
+    Documented(PRINTABLE_SCHEMA),
 ]
 QueueName = Annotated[str, Field(pattern=limits.QUEUE_PATTERN)]
 JsonObject = dict[str, Any]
+ScheduleConfig = Annotated[JsonObject, Documented(schedule_config_schema())]
+TaskName = Annotated[
+    str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high), Documented(TASK_NAME_SCHEMA)
+]
 
 
 def _bounded(field: str) -> Any:
-    """The ``ge``/``le`` constraint of a whole-number job field, from the limits table."""
-    bounds = limits.JOB_NUMBERS[field]
-    return Field(ge=bounds.low, le=bounds.high)
+    """The bounds of a whole-number job field, from the limits table (55.0 counts as 55)."""
+    return Whole(limits.JOB_NUMBERS[field])
 
 
-LookupId = Annotated[int, Field(ge=limits.LOOKUP_ID.low, le=limits.LOOKUP_ID.high)]
+LookupId = Annotated[int, Whole(limits.LOOKUP_ID)]
 TimezoneName = Annotated[
-    Text, Field(min_length=limits.TIMEZONE_LENGTH.low, max_length=limits.TIMEZONE_LENGTH.high)
+    Text,
+    Field(min_length=limits.TIMEZONE_LENGTH.low, max_length=limits.TIMEZONE_LENGTH.high),
+    Documented(timezone_schema()),
 ]
 
 
@@ -147,13 +170,11 @@ class JobFields(PartialModel):
 
     name: Name | None = None
     description: Annotated[Text, Field(max_length=limits.DESCRIPTION_LENGTH.high)] | None = None
-    task_function: (
-        Annotated[str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high)] | None
-    ) = None
+    task_function: TaskName | None = None
     task_function_id: LookupId | None = None
     job_type: Literal["interval", "cron", "date"] | None = None
     job_type_id: LookupId | None = None
-    schedule_config: JsonObject | None = None
+    schedule_config: ScheduleConfig | None = None
     timezone: TimezoneName | None = None
     start_date: WallTime | None = None
     end_date: WallTime | None = None
@@ -179,7 +200,7 @@ class JobCreate(JobFields):
     """A new job; name and scheduleConfig are required."""
 
     name: Name
-    schedule_config: JsonObject
+    schedule_config: ScheduleConfig
 
 
 class JobUpdate(JobFields):

@@ -16,6 +16,7 @@ from flask import Blueprint
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.api.constraints import COMPONENT_KEY
 from app.api.schemas import ErrorBody
 
 _REF = "#/components/schemas/{model}"
@@ -30,6 +31,24 @@ _ERROR_CODES = {
     422: "Validation failed; `fields` names each bad field",
     429: "Too many requests",
 }
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: a value of this response fills a parameter of another operation."""
+
+    operation_id: str
+    parameters: dict[str, str]
+    # The response the link hangs on; None means the operation's success status.
+    status: int | None = None
+
+
+def links_to(*operation_ids: str, status: int | None = None, **parameters: str) -> list[Link]:
+    """Links from one response to several operations that take the same parameters.
+
+    ``links_to("get_job", "delete_job", job_id="$response.body#/id")``
+    """
+    return [Link(op_id, dict(parameters), status) for op_id in operation_ids]
 
 
 @dataclass
@@ -48,6 +67,8 @@ class Operation:
     errors: tuple[int, ...] = (400, 401, 403, 404, 413, 422)
     public: bool = False
     also: dict[int, type[BaseModel]] = field(default_factory=dict)
+    description: str | None = None
+    links: list[Link] = field(default_factory=list)
 
 
 @dataclass
@@ -74,7 +95,11 @@ class ApiSpec:
     def document(self, prefix: str, version: str) -> dict[str, Any]:
         """The OpenAPI 3.1 document for every registered operation."""
         paths: dict[str, dict[str, Any]] = {}
+        known = {op.endpoint for op in self.operations}
         for op in self.operations:
+            unknown = [link.operation_id for link in op.links if link.operation_id not in known]
+            if unknown:
+                raise ValueError(f"{op.endpoint} links to unknown operations {unknown}")
             path = prefix + _openapi_path(op.rule)
             paths.setdefault(path, {})[op.method.lower()] = _operation_doc(op)
         return {
@@ -133,6 +158,8 @@ def _operation_doc(op: Operation) -> dict[str, Any]:
         "parameters": _path_parameters(op.rule) + (_query_parameters(op.query) if op.query else []),
         "responses": _responses(op),
     }
+    if op.description:
+        doc["description"] = op.description
     if op.public:
         doc["security"] = []
     if op.body is not None:
@@ -154,6 +181,13 @@ def _responses(op: Operation) -> dict[str, Any]:
             "description": "Accepted",
             "content": {"application/json": {"schema": _ref(model)}},
         }
+    for link in op.links:
+        response = responses[str(link.status or op.status)]
+        name = "".join(word.capitalize() for word in link.operation_id.split("_"))
+        response.setdefault("links", {})[name] = {
+            "operationId": link.operation_id,
+            "parameters": link.parameters,
+        }
     error = {"application/json": {"schema": _ref(ErrorBody)}}
     for code in op.errors:
         if op.public and code in (401, 403):
@@ -173,4 +207,31 @@ def _component_schemas(operations: list[Operation]) -> dict[str, Any]:
         for model in op.also.values():
             pairs[(model, "serialization")] = None
     _, schemas = models_json_schema(list(pairs), by_alias=True, ref_template=_REF)  # type: ignore[arg-type]
-    return dict(schemas.get("$defs", {}))
+    components = dict(schemas.get("$defs", {}))
+    shared: dict[str, Any] = {}
+    _hoist(components, shared)
+    return components | shared
+
+
+def _hoist(node: Any, shared: dict[str, Any]) -> None:
+    """Replace each schema marked ``x-component`` by a $ref to one shared component.
+
+    A large enum (the time zones) then appears once in the document, not once per field.
+    """
+    items = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+    for child in items:
+        if isinstance(child, dict) and COMPONENT_KEY in child:
+            name = child.pop(COMPONENT_KEY)
+            kept = {key: child.pop(key) for key in _FIELD_KEYS if key in child}
+            for key in _IMPLIED_KEYS:
+                child.pop(key, None)
+            shared.setdefault(name, dict(child))
+            child.clear()
+            child.update({"$ref": _REF.format(model=name)} | kept)
+        else:
+            _hoist(child, shared)
+
+
+# Keywords of the field itself, kept beside the $ref; and those the enum already implies.
+_FIELD_KEYS = ("title", "default")
+_IMPLIED_KEYS = ("minLength", "maxLength", "pattern")

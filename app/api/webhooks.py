@@ -18,12 +18,33 @@ from app.api.ops_schemas import (
     WebhookOut,
     WebhookUpdate,
 )
+from app.api.spec import Link, links_to
 from app.extensions import db
 from app.models import utcnow
 from app.services import deliveries, webhooks
 
 _RULE = "/webhooks/<uuid:webhook_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
+_WEBHOOK_LINKS = (
+    "get_webhook",
+    "update_webhook",
+    "delete_webhook",
+    "list_deliveries",
+    "ping_webhook",
+)
+_REPLAY = [
+    Link(
+        "replay_delivery",
+        {"webhook_id": "$response.body#/webhookId", "delivery_id": "$response.body#/id"},
+    )
+]
+# What JSON Schema cannot say about a webhook body; the server answers 422 naming the field.
+_WEBHOOK_RULES = (
+    "Checked by the server (422 names the field): the URL's host must be a destination "
+    "Almanac may call (no private, loopback or reserved address unless the admin allowed "
+    "its network); statusCode applies only to the phases that have a status; jobId must "
+    "name a job you can change (no jobId, every job: admins only)."
+)
 
 
 @spec.route(
@@ -33,6 +54,7 @@ _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)
     tag="webhooks",
     query=WebhookListQuery,
     response=WebhookList,
+    links=links_to(*_WEBHOOK_LINKS, webhook_id="$response.body#/webhooks/0/id"),
 )
 def list_webhooks() -> Any:
     """Webhooks the caller may see, newest first."""
@@ -57,6 +79,8 @@ def list_webhooks() -> Any:
     body=WebhookCreate,
     response=WebhookCreated,
     status=201,
+    description=_WEBHOOK_RULES,
+    links=links_to(*_WEBHOOK_LINKS, webhook_id="$response.body#/id"),
 )
 def create_webhook() -> Any:
     """A webhook for one job (jobId) or every job (admins); the secret is shown once."""
@@ -83,6 +107,7 @@ def get_webhook(webhook_id: uuid.UUID) -> Any:
     tag="webhooks",
     body=WebhookUpdate,
     response=WebhookOut,
+    description=_WEBHOOK_RULES,
 )
 def update_webhook(webhook_id: uuid.UUID) -> Any:
     """Change the given fields of a webhook (a new secret takes effect at once)."""
@@ -106,6 +131,11 @@ def delete_webhook(webhook_id: uuid.UUID) -> Any:
     tag="webhooks",
     query=DeliveryListQuery,
     response=DeliveryList,
+    links=links_to(
+        "replay_delivery",
+        webhook_id="$response.body#/deliveries/0/webhookId",
+        delivery_id="$response.body#/deliveries/0/id",
+    ),
 )
 def list_deliveries(webhook_id: uuid.UUID) -> Any:
     """Deliveries of one webhook, newest first, with every attempt."""
@@ -132,6 +162,7 @@ def list_deliveries(webhook_id: uuid.UUID) -> Any:
     status=202,
     response=DeliveryOut,
     errors=_WRITE_ERRORS,
+    links=_REPLAY,
 )
 def replay_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
     """A new delivery of the same event (same id and body), sent within a second or so."""
@@ -147,6 +178,7 @@ def replay_delivery(webhook_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
     status=202,
     response=DeliveryOut,
     errors=_WRITE_ERRORS,
+    links=_REPLAY,
 )
 def ping_webhook(webhook_id: uuid.UUID) -> Any:
     """A synthetic ``ping`` event, sent like any other and kept in the delivery log."""

@@ -8,6 +8,7 @@ values for every other door (forms, CLI), so the two can never drift apart.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,24 +44,32 @@ PAUSE_REASON_LENGTH = Range(0, 500)
 LOOKUP_ID = Range(1, 2**31 - 1)
 # How far back a manual history cleanup may reach, in days.
 HISTORY_DAYS = Range(1, 3650)
+# How many fire times a schedule preview lists at most.
+PREVIEW_COUNT = Range(1, 100)
 QUEUE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,49}$"
 # Arguments are stored with the job and copied into every run's payload.
 TASK_ARGS_MAX_BYTES = 64 * 1024
 
 
-def has_control_characters(text: str) -> bool:
-    """Control characters other than tab and newlines (a NUL would even break PostgreSQL)."""
-    return any(ord(ch) < 32 and ch not in "\t\n\r" for ch in text)
-
-
+# Control characters other than tab and newlines (a NUL would even break PostgreSQL);
+# the check and the API document's ``pattern`` are both built from this class.
+_CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f"
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
 # Bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they make
 # a name read differently from what it is ("Trojan Source"). The marks U+200E/U+200F stay.
-_BIDI_CONTROLS = frozenset(chr(code) for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+_BIDI_CLASS = r"\u202a-\u202e\u2066-\u2069"
+_BIDI = re.compile(f"[{_BIDI_CLASS}]")
+PRINTABLE_PATTERN = f"^[^{_CONTROL_CLASS}{_BIDI_CLASS}]*$"
+
+
+def has_control_characters(text: str) -> bool:
+    """Control characters other than tab and newlines."""
+    return _CONTROL.search(text) is not None
 
 
 def has_bidi_controls(text: str) -> bool:
     """True when ``text`` holds a bidi embedding, override or isolate control."""
-    return not _BIDI_CONTROLS.isdisjoint(text)
+    return _BIDI.search(text) is not None
 
 
 def character_problem(text: str) -> str | None:
