@@ -17,7 +17,7 @@ from rq import get_current_job
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from app.extensions import db
-from app.models import Execution, ExecutionStatus, utcnow
+from app.models import Execution, ExecutionStatus, ScheduledJob, utcnow
 from app.services import deliveries, runs
 from app.services.instances import WORKER_NAME_ENV, worker_name
 
@@ -26,6 +26,8 @@ _app: Flask | None = None
 T = TypeVar("T")
 # How long a run waits for a database that went away (a restart), in seconds.
 DATABASE_PATIENCE = 20.0
+# A run that has ended waits longer to record how: it cannot be run again for free.
+OUTCOME_PATIENCE = 60.0
 
 
 @contextlib.contextmanager
@@ -52,13 +54,10 @@ def run_execution(execution_id: str) -> None:
             enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
         ident = uuid.UUID(execution_id)
         name = os.environ.get(WORKER_NAME_ENV) or worker_name(socket.gethostname(), os.getpid())
-        execution = _claim(ident, name, enqueued_at)
-        if execution is None:
+        claimed = _claim(ident, name, enqueued_at)
+        if claimed is None:
             return
-        job = execution.job  # loaded now: the session is closed while the task runs
-        # No transaction, no checked-out connection while user code runs: an
-        # idle transaction held for the whole task holds back vacuum.
-        db.session.close()
+        execution, job = claimed
         outcome = runs.Outcome(ExecutionStatus.FAILED, error="the run ended unexpectedly")
         try:
             runs.wait_until_due(execution)
@@ -68,19 +67,25 @@ def run_execution(execution_id: str) -> None:
             _patiently(
                 "record the outcome",
                 lambda: runs.finish(db.session, ident, outcome, utcnow(), limit),
+                OUTCOME_PATIENCE,
             )
             db.session.remove()
 
 
-def _claim(ident: uuid.UUID, name: str, enqueued_at: datetime | None) -> Execution | None:
-    """Claim the run, waiting out a database that is briefly away (a restart).
+def _claim(
+    ident: uuid.UUID, name: str, enqueued_at: datetime | None
+) -> tuple[Execution, ScheduledJob] | None:
+    """Claim the run and load its job, waiting out a database that is briefly away.
 
-    If the database stays away, the error reaches RQ, which gives up on the
-    job; the run is still ``queued`` and reconcile enqueues it again.
+    Then the session is closed: no transaction and no checked-out connection
+    while user code runs (an idle transaction held for the whole task holds
+    back vacuum). If the database stays away, the error reaches RQ, which
+    gives up on the job; the run is still ``queued`` and reconcile enqueues
+    it again.
     """
     tries = 0
 
-    def attempt() -> Execution | None:
+    def attempt() -> tuple[Execution, ScheduledJob] | None:
         nonlocal tries
         tries += 1
         row = runs.claim(db.session, ident, name, enqueued_at, utcnow())
@@ -88,22 +93,24 @@ def _claim(ident: uuid.UUID, name: str, enqueued_at: datetime | None) -> Executi
             # An earlier try may have committed before its connection died.
             mine = db.session.get(Execution, ident)
             if mine is not None and mine.status == ExecutionStatus.RUNNING:
-                return mine if mine.worker_name == name else None
-        return row
+                row = mine if mine.worker_name == name else None
+        claimed = None if row is None else (row, row.job)
+        db.session.close()
+        return claimed
 
     return _patiently("claim the run", attempt)
 
 
-def _patiently(what: str, step: Callable[[], T]) -> T:
+def _patiently(what: str, step: Callable[[], T], patience: float | None = None) -> T:
     """Run a database step; when the database went away, wait and try again for a while.
 
-    Waits double from half a second; past ``DATABASE_PATIENCE`` seconds in
-    all (a failing attempt may itself take a while: SQLite's busy timeout)
-    the error is raised. Every step retried here is safe to repeat: it rolls
+    Waits double from half a second (up to 8 s); past ``patience`` seconds
+    in all (a failing attempt may itself take a while: SQLite's busy
+    timeout) the error is raised. Every step retried here is safe to repeat: it rolls
     back or commits whole, and a claim or an outcome that was already
     recorded is not recorded twice (both are conditional on the run's status).
     """
-    deadline = time.monotonic() + DATABASE_PATIENCE
+    deadline = time.monotonic() + (DATABASE_PATIENCE if patience is None else patience)
     wait = 0.5
     while True:
         try:
@@ -117,7 +124,7 @@ def _patiently(what: str, step: Callable[[], T]) -> T:
                 raise
             log.warning("database unavailable to %s (%s); again in %.1fs", what, error.orig, wait)
             time.sleep(wait)
-            wait *= 2
+            wait = min(wait * 2, 8.0)
 
 
 def deliver_webhook(delivery_id: str) -> None:

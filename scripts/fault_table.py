@@ -58,7 +58,7 @@ def rows(figures: Path, junit: Path) -> list[dict[str, str]]:
 
 def render(table: list[dict[str, str]]) -> str:
     widths = {c: max([len(c)] + [len(r.get(c, "—")) for r in table]) for c in COLUMNS}
-    lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS)]
+    lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS).rstrip()]
     lines.append("  ".join("-" * widths[c] for c in COLUMNS))
     lines += ["  ".join(r.get(c, "—").ljust(widths[c]) for c in COLUMNS).rstrip() for r in table]
     return "\n".join(lines)

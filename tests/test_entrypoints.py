@@ -60,3 +60,11 @@ def test_other_errors_are_not_retried(app):
     with pytest.raises(IntegrityError):
         entrypoints._patiently("claim the run", step)
     assert step.calls == 1
+
+
+def test_an_outcome_waits_longer_than_a_claim(app, clock):
+    step = Flaky(100, gone())
+    with pytest.raises(OperationalError):
+        entrypoints._patiently("record the outcome", step, entrypoints.OUTCOME_PATIENCE)
+    assert sum(clock) <= entrypoints.OUTCOME_PATIENCE and max(clock) == 8.0
+    assert sum(clock) > entrypoints.DATABASE_PATIENCE

@@ -28,7 +28,8 @@ from tests.test_engine import create, rows
 def test_every_process_recovers_from_a_database_outage(
     engine, api_as, editor, httpserver, database_url, record, outage, scenario
 ):
-    engine.scheduler()
+    # As in production, a worker is "lost" only well after an outage this long.
+    engine.scheduler(WORKER_LOST_SECONDS="60")
     engine.worker()
     engine.retry()
     api = api_as(editor)
