@@ -44,6 +44,7 @@ class SchedulerProcess(GracefulLoop):
         self.worker_lost_after = timedelta(seconds=float(app.config["WORKER_LOST_SECONDS"]))
         self.max_abandoned = int(app.config["RETRY_MAX_ABANDONED"])
         self.run_all_cap = int(app.config["MISFIRE_RUN_ALL_CAP"])
+        self.retry_wait_limit = timedelta(seconds=float(app.config["RETRY_WAIT_LIMIT_SECONDS"]))
         self.lease: leadership.Lease | None = None
         self.instance_id: uuid.UUID | None = None
         self._next_beat = self._next_reconcile = self._next_renew = datetime.min.replace(
@@ -138,6 +139,7 @@ class SchedulerProcess(GracefulLoop):
             full=full,
             max_abandoned=self.max_abandoned,
             run_all_cap=self.run_all_cap,
+            retry_wait_limit=self.retry_wait_limit,
         )
         instances.mark_stale(db.session, now, self.beat_every * 6)
         self._commit(plan, now)

@@ -77,6 +77,19 @@ def on_failure(
     return item
 
 
+def bury(session: DbSession, item: RetryItem, now: datetime, why: str) -> None:
+    """A pending retry that will not be tried after all: dead, saying why; maybe fail the job.
+
+    Like a final failure: the dead event goes out and the job's failure
+    streak is judged now, no longer waiting on this retry.
+    """
+    item.status = RetryStatus.DEAD.value
+    item.last_error = f"{why}; {item.last_error or 'failed'}"[:2000]
+    item.updated_at = now
+    webhooks.emit(session, WebhookPhase.DEAD, item.execution, now, retry=item)
+    fail_job_on_streak(session, item.job, now)
+
+
 def _pending_item(row: Execution, job: ScheduledJob, lost: int, now: datetime) -> RetryItem:
     delay = backoff.retry_delay(
         job.retry_backoff,
@@ -145,4 +158,4 @@ def fail_job_on_streak(session: DbSession, job: ScheduledJob, now: datetime) -> 
     return True
 
 
-__all__ = ["DEFAULT_MAX_ABANDONED", "fail_job_on_streak", "on_failure"]
+__all__ = ["DEFAULT_MAX_ABANDONED", "bury", "fail_job_on_streak", "on_failure"]

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import DbSession
 from app.i18n import N_, _
@@ -31,7 +31,7 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access, claims
+from app.services import access, claims, overlap, retries
 from app.services.effects import enqueue
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, contains, page_of
@@ -53,16 +53,47 @@ def _job_runs_retries() -> list[ColumnElement[bool]]:
 
 
 def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> list[uuid.UUID]:
-    """Claim up to ``limit`` due items of active jobs, oldest first (the caller commits)."""
+    """Claim up to ``limit`` due items of active jobs with a free instance, oldest first.
+
+    A retry attempt must never meet the overlap rule's skip, so it waits here
+    until its job has a free instance: one item per job at a time (the oldest),
+    none while the job already has one launching, and only if the job's runs
+    queued, running or held number fewer than its ``max_instances``. The caller
+    commits.
+    """
     due = (
         select(RetryItem.id)
         .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
         .where(RetryItem.status == RetryStatus.PENDING.value, RetryItem.next_try_at <= now)
-        .where(*_job_runs_retries())
+        .where(*_job_runs_retries(), *_turn_of(now))
         .order_by(RetryItem.next_try_at)
         .limit(limit)
     )
     return _claim(session, due, RetryStatus.PENDING.value, claimer, now)
+
+
+def _turn_of(now: datetime) -> list[ColumnElement[bool]]:
+    """SQL: the item is its job's next retry and the job has a free instance."""
+    other = aliased(RetryItem)
+    same_job = other.job_id == RetryItem.job_id
+    earlier = (other.next_try_at < RetryItem.next_try_at) | (
+        (other.next_try_at == RetryItem.next_try_at) & (other.id < RetryItem.id)
+    )
+    older_due = select(other.id).where(
+        same_job, other.status == RetryStatus.PENDING.value, other.next_try_at <= now, earlier
+    )
+    launching = select(other.id).where(same_job, other.status == RetryStatus.CLAIMED.value)
+    taken = (
+        select(func.count())
+        .select_from(Execution)
+        .where(
+            Execution.job_id == RetryItem.job_id,
+            Execution.status.in_(overlap.ACTIVE)
+            | ((Execution.status == ExecutionStatus.PENDING.value) & overlap.is_held()),
+        )
+        .scalar_subquery()
+    )
+    return [~older_due.exists(), ~launching.exists(), taken < ScheduledJob.max_instances]
 
 
 def claim_selected(
@@ -145,6 +176,48 @@ def _attempt(item: RetryItem, now: datetime, user: User | None) -> Execution:
         triggered_by_user_id=user.id if user else None,
         created_at=now,
     )
+
+
+def hand_back(session: DbSession, attempt: Execution, now: datetime) -> bool:
+    """An attempt that found no free instance returns to the retry table, pending again.
+
+    Its row goes (it never started), so the next launch may create the one
+    attempt the failed run is allowed. False if no item launched it.
+    """
+    item = session.scalar(select(RetryItem).where(RetryItem.retry_execution_id == attempt.id))
+    if item is None:
+        return False
+    item.status = RetryStatus.PENDING.value
+    item.retry_execution_id = None
+    item.claimed_by = None
+    item.claimed_at = None
+    item.updated_at = now
+    session.delete(attempt)
+    return True
+
+
+def give_up_waiting(session: DbSession, now: datetime, limit: timedelta) -> int:
+    """Due items of running jobs that found no free instance for ``limit`` go dead.
+
+    Items of paused, disabled or failed jobs are left waiting: they are not
+    kept from a free instance but from running at all.
+    """
+    stale = session.scalars(
+        select(RetryItem)
+        .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
+        .options(joinedload(RetryItem.execution), joinedload(RetryItem.job))
+        .where(RetryItem.status == RetryStatus.PENDING.value)
+        .where(RetryItem.next_try_at < now - limit, *_job_runs_retries())
+        .limit(BULK_LIMIT)
+    ).all()
+    for item in stale:
+        waited = int(limit.total_seconds())
+        why = (
+            f"given up: no free instance within {waited}s of falling due "
+            f"(max_instances={item.job.max_instances}; RETRY_WAIT_LIMIT_SECONDS)"
+        )
+        retries.bury(session, item, now, why)
+    return len(stale)
 
 
 def _close(item: RetryItem, status: RetryStatus, now: datetime, why: str | None = None) -> None:
@@ -340,6 +413,8 @@ __all__ = [
     "discard",
     "discard_orphans",
     "get_item",
+    "give_up_waiting",
+    "hand_back",
     "launch",
     "list_items",
     "reclaim_stale",
