@@ -154,6 +154,15 @@ def test_a_slot_due_during_a_run_all_catch_up_waits_behind_it_and_runs(rec, edit
     assert ran == sorted(ran) and len(ran) == 5  # one after another, in slot order
 
 
+def test_a_held_slot_fired_again_keeps_waiting(editor, make_job):
+    job = make_job(editor, max_instances=1, misfire_policy="run_all")
+    now = utcnow()
+    row = slot(job, now, held=True)  # decided already: joined a catch-up line, say
+    plan = fire_at(row, now + TICK)  # a second entry for it (a reconcile fired it first)
+    row = db.session.get(Execution, row.id)
+    assert (row.status, row.held) == ("pending", True) and not plan.enqueue
+
+
 def test_without_run_all_a_slot_behind_held_runs_is_skipped_saying_so(editor, make_job):
     job = make_job(editor, max_instances=1, overlap_policy="skip", misfire_policy="run_once")
     now = utcnow()

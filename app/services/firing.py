@@ -214,7 +214,9 @@ def fire(
     loads = overlap.loads(session, {d.execution.job_id: d.execution.job for d in due}.values())
     for item in due:
         row, job = item.execution, item.execution.job
-        if row.status != ExecutionStatus.PENDING or not job.is_schedulable:
+        # A held row was decided already (it waits its turn): a late entry
+        # for it (a reconcile that fired it first) must not decide it again.
+        if row.status != ExecutionStatus.PENDING or row.held or not job.is_schedulable:
             _discard(session, item, plan)
             continue
         assert row.scheduled_for is not None
