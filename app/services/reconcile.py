@@ -32,7 +32,6 @@ from app.services import (
     misfire,
     overlap,
     retries,
-    retry_queue,
     runs,
     schedule,
 )
@@ -170,7 +169,7 @@ def reconcile(
     firing.release_held(session, now, plan)
     _requeue_lost(session, recurrence, now, plan)
     _sweep_abandoned(session, now, worker_lost_after, plan, max_abandoned)
-    if given_up := retry_queue.give_up_waiting(session, now, retry_wait_limit):
+    if given_up := retries.give_up_waiting(session, now, retry_wait_limit):
         plan.counts["retries given up"] += given_up
     report.counts.update(plan.counts)
     return plan, report

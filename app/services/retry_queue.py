@@ -24,7 +24,6 @@ from app.i18n import N_, _
 from app.models import (
     Execution,
     ExecutionStatus,
-    JobStatus,
     RetryItem,
     RetryStatus,
     ScheduledJob,
@@ -42,16 +41,6 @@ OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
 BULK_LIMIT = 10_000
 
 
-def _job_runs_retries() -> list[ColumnElement[bool]]:
-    """SQL: the job is live and active (retries wait while it is paused, disabled or failed)."""
-    return [
-        ScheduledJob.deleted_at.is_(None),
-        ScheduledJob.is_enabled.is_(True),
-        ~ScheduledJob.is_paused,
-        ScheduledJob.status != JobStatus.FAILED.value,
-    ]
-
-
 def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> list[uuid.UUID]:
     """Claim up to ``limit`` due items of active jobs with a free instance, oldest first.
 
@@ -65,7 +54,7 @@ def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> li
         select(RetryItem.id)
         .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
         .where(RetryItem.status == RetryStatus.PENDING.value, RetryItem.next_try_at <= now)
-        .where(*_job_runs_retries(), *_turn_of(now))
+        .where(*retries.job_runs_retries(), *_turn_of(now))
         .order_by(RetryItem.next_try_at)
         .limit(limit)
     )
@@ -176,48 +165,6 @@ def _attempt(item: RetryItem, now: datetime, user: User | None) -> Execution:
         triggered_by_user_id=user.id if user else None,
         created_at=now,
     )
-
-
-def hand_back(session: DbSession, attempt: Execution, now: datetime) -> bool:
-    """An attempt that found no free instance returns to the retry table, pending again.
-
-    Its row goes (it never started), so the next launch may create the one
-    attempt the failed run is allowed. False if no item launched it.
-    """
-    item = session.scalar(select(RetryItem).where(RetryItem.retry_execution_id == attempt.id))
-    if item is None:
-        return False
-    item.status = RetryStatus.PENDING.value
-    item.retry_execution_id = None
-    item.claimed_by = None
-    item.claimed_at = None
-    item.updated_at = now
-    session.delete(attempt)
-    return True
-
-
-def give_up_waiting(session: DbSession, now: datetime, limit: timedelta) -> int:
-    """Due items of running jobs that found no free instance for ``limit`` go dead.
-
-    Items of paused, disabled or failed jobs are left waiting: they are not
-    kept from a free instance but from running at all.
-    """
-    stale = session.scalars(
-        select(RetryItem)
-        .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
-        .options(joinedload(RetryItem.execution), joinedload(RetryItem.job))
-        .where(RetryItem.status == RetryStatus.PENDING.value)
-        .where(RetryItem.next_try_at < now - limit, *_job_runs_retries())
-        .limit(BULK_LIMIT)
-    ).all()
-    for item in stale:
-        waited = int(limit.total_seconds())
-        why = (
-            f"given up: no free instance within {waited}s of falling due "
-            f"(max_instances={item.job.max_instances}; RETRY_WAIT_LIMIT_SECONDS)"
-        )
-        retries.bury(session, item, now, why)
-    return len(stale)
 
 
 def _close(item: RetryItem, status: RetryStatus, now: datetime, why: str | None = None) -> None:
@@ -413,8 +360,6 @@ __all__ = [
     "discard",
     "discard_orphans",
     "get_item",
-    "give_up_waiting",
-    "hand_back",
     "launch",
     "list_items",
     "reclaim_stale",

@@ -28,7 +28,7 @@ from app.models import (
     WebhookPhase,
     utcnow,
 )
-from app.services import overlap, retries, retry_queue, webhooks
+from app.services import overlap, retries, webhooks
 from app.services.errors import ServiceError
 from app.services.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
@@ -113,7 +113,7 @@ def _cannot_start(session: DbSession, row: Execution, job: ScheduledJob, now: da
     Counted under the job's lock, as the claim did: the runs running and the
     slots held ahead of this one (runs merely queued never block a claim).
     """
-    if row.triggered_by == TriggeredBy.RETRY and retry_queue.hand_back(session, row, now):
+    if row.triggered_by == TriggeredBy.RETRY and retries.hand_back(session, row, now):
         return
     load = overlap.loads(session, [job], exclude=row.id)[job.id]
     load.queued = 0
