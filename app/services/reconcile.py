@@ -39,7 +39,11 @@ from app.services.batches import chunks
 from app.services.firing import Due, Plan
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
-REQUEUE_AFTER = timedelta(seconds=10)
+# A queued run whose RQ job vanished is re-enqueued once it is this old: long
+# enough for another process's commit-then-enqueue (a duplicate would be a
+# no-op claim anyway), short because a lost queued run holds its job's next
+# slots back (they are skipped while it counts as queued).
+REQUEUE_AFTER = timedelta(seconds=2)
 # A due retry that found no free instance for this long goes dead (RETRY_WAIT_LIMIT_SECONDS).
 DEFAULT_RETRY_WAIT_LIMIT = timedelta(hours=1)
 

@@ -58,7 +58,16 @@ def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> li
         .order_by(RetryItem.next_try_at)
         .limit(limit)
     )
-    return _claim(session, due, RetryStatus.PENDING.value, claimer, now)
+    # Chosen first, then claimed by id: the claim's locking subquery stays a
+    # plain list, so no database can take more than ``limit`` (or re-evaluate
+    # the per-job rule per row); a row another process took meanwhile is skipped.
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    chosen = select(RetryItem.id).where(claims.by_ids(RetryItem, ids))
+    return _claim(
+        session, chosen.order_by(RetryItem.next_try_at), RetryStatus.PENDING.value, claimer, now
+    )
 
 
 def _turn_of(now: datetime) -> list[ColumnElement[bool]]:
