@@ -259,6 +259,7 @@ def reconcile_command() -> None:
         timedelta(seconds=float(config["WORKER_LOST_SECONDS"])),
         max_abandoned=int(config["RETRY_MAX_ABANDONED"]),
         run_all_cap=int(config["MISFIRE_RUN_ALL_CAP"]),
+        retry_wait_limit=timedelta(seconds=float(config["RETRY_WAIT_LIMIT_SECONDS"])),
     )
     db.session.commit()
     carry_out(rec, plan, None)

@@ -128,6 +128,7 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("RETRY_BATCH_SIZE", lambda n, v: parse_int(n, v, minimum=1), "200"),
     ("RETRY_CLAIM_TIMEOUT_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "60"),
     ("RETRY_MAX_ABANDONED", lambda n, v: parse_int(n, v, minimum=1), "3"),
+    ("RETRY_WAIT_LIMIT_SECONDS", lambda n, v: parse_float(n, v, minimum=1), "3600"),
     ("WEBHOOK_TIMEOUT_SECONDS", lambda n, v: parse_float(n, v, minimum=0.5), "10"),
     ("WEBHOOK_MAX_ATTEMPTS", lambda n, v: parse_int(n, v, minimum=1), "8"),
     ("WEBHOOK_RETRY_BASE_SECONDS", lambda n, v: parse_float(n, v, minimum=0.1), "10"),

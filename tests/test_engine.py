@@ -56,9 +56,15 @@ def test_interval_job_fires_each_slot_once_on_time(engine, api_as, editor):
     job_id = create(api_as(editor), scheduleConfig={"seconds": 1})
     wait_for(lambda: len(successes(job_id)) >= 5, 20, engine.logs)
     done = successes(job_id)
-    slots = [row.scheduled_for for row in done]
+    # Every slot is recorded once; on a loaded machine one may be skipped
+    # because the run before it still waited for a worker (overlap skip).
+    recorded = [row for row in rows(job_id) if row.status != "pending"]
+    slots = [row.scheduled_for for row in recorded]
     assert len(set(slots)) == len(slots)
     assert one_second_apart(slots)
+    assert all(
+        "1 queued" in r.reason or "1 running" in r.reason for r in rows(job_id, status="skipped")
+    )
     assert_never_early(rows(job_id))
     assert all(row.worker_name and row.duration_seconds is not None for row in done)
     job = db.session.get(ScheduledJob, job_id)
@@ -123,7 +129,8 @@ def test_two_schedulers_never_run_a_slot_twice(engine, api_as, editor, httpserve
     )
     engine.stop_all()
     ran = [row for row in rows() if row.status == "success"]
-    assert len(ran) >= 60
+    # A slot due while its job's run still waits for a worker is skipped (overlap skip).
+    assert len([row for row in rows() if row.status in ("success", "skipped")]) >= 60
     assert len(httpserver.log) == len(ran)  # every request is one recorded run: no double runs
     per_slot = Counter((row.job_id, row.scheduled_for) for row in rows())
     assert max(per_slot.values()) == 1

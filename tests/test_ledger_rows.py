@@ -55,7 +55,7 @@ def test_the_overlap_policy_holds_through_the_column(editor, make_job):
     db.session.expire_all()
     row = db.session.get(Execution, second.id)
     assert (row.status, row.held) == ("pending", True)
-    assert row.reason == f"{overlap.HELD} (max_instances=1, overlap policy queue)"
+    assert row.reason == f"{overlap.HELD} (max_instances=1, overlap policy queue): 1 running"
 
 
 def test_armed_and_catch_up_slots_record_their_rq_job_id(rec, editor, make_job):

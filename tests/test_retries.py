@@ -189,10 +189,9 @@ def test_pending_retries_of_a_deleted_job_are_discarded(editor, make_job):
 
 
 def test_concurrent_claimers_never_take_the_same_item(app, editor, make_job):
-    job = make_job(editor, **RETRYING)
     now = utcnow()
-    for _ in range(60):
-        fail(running(job), now)
+    for _ in range(60):  # a job's retries are claimed one at a time: one failure per job
+        fail(running(make_job(editor, **RETRYING)), now)
     taken: dict[str, list[uuid.UUID]] = {"a": [], "b": []}
 
     def claimer(name):

@@ -132,7 +132,12 @@ def test_job_fails_after_its_streak_stops_firing_and_resumes(engine, api_as, edi
 
 
 def test_two_retry_processes_never_claim_the_same_item(engine, make_job, editor):
-    job = make_job(editor, retry_count=1, schedule_config={"hours": 1})
+    # A job's retries are launched one at a time (no worker runs here): one failure per job.
+    count = 200
+    jobs = [
+        make_job(editor, name=f"job {n}", retry_count=1, schedule_config={"hours": 1})
+        for n in range(count)
+    ]
     for _ in range(2):
         engine.retry(RETRY_BATCH_SIZE="10")
     wait_for(
@@ -147,7 +152,7 @@ def test_two_retry_processes_never_claim_the_same_item(engine, make_job, editor)
         20,
         engine.logs,
     )
-    now, count = utcnow(), 400
+    now = utcnow()
     failed = [
         Execution(
             id=uuid.uuid4(),
@@ -156,19 +161,21 @@ def test_two_retry_processes_never_claim_the_same_item(engine, make_job, editor)
             scheduled_for=now,
             triggered_by="manual",
         )
-        for _ in range(count)
+        for job in jobs
     ]
     db.session.add_all(failed)
     db.session.flush()
     db.session.add_all(
-        RetryItem(execution_id=row.id, job_id=job.id, attempt=2, next_try_at=now) for row in failed
+        RetryItem(execution_id=row.id, job_id=row.job_id, attempt=2, next_try_at=now)
+        for row in failed
     )
     db.session.commit()
-    wait_for(lambda: len(items(job.id, status="done")) == count, 60, engine.logs)
-    retries = rows(job.id, triggered_by="retry")
+    done = lambda: db.session.scalars(select(RetryItem).where(RetryItem.status == "done")).all()  # noqa: E731
+    wait_for(lambda: len(done()) == count, 60, engine.logs)
+    retries = rows(triggered_by="retry")
     assert len(retries) == count
     assert len({r.retry_of for r in retries}) == count  # one attempt per failure
-    claimers = {i.claimed_by for i in items(job.id)}
+    claimers = {i.claimed_by for i in done()}
     assert len(claimers) == 2, claimers  # both processes took part
     engine.stop_all()
     stats = re.findall(r"stopped on SIGTERM: (.*)", engine.logs())

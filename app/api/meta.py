@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask import jsonify
@@ -19,6 +20,7 @@ from app.api.meta_schemas import (
     PreviewResponse,
     StatusResponse,
     TaskFunctionList,
+    WaitingRunsOut,
 )
 from app.extensions import db
 from app.models import ExecutionStatus, utcnow
@@ -135,6 +137,8 @@ def cluster_status() -> Any:
             next_scheduled_job=serializers.job(snapshot.next_job) if snapshot.next_job else None,
             queues=snapshot.queues,
             redis=snapshot.redis,
+            queue_ages=snapshot.queue_ages,
+            waiting_runs=[WaitingRunsOut(**asdict(w)) for w in snapshot.waiting],
         )
     )
 

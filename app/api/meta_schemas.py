@@ -115,6 +115,15 @@ class InstanceOut(ApiModel):
     version: str
 
 
+class WaitingRunsOut(ApiModel):
+    """A job's runs waiting: queued for a worker, or held for a free instance."""
+
+    job_id: uuid.UUID
+    name: str
+    queued: int
+    held: int
+
+
 class StatusResponse(ApiModel):
     """What is known about the cluster."""
 
@@ -133,6 +142,14 @@ class StatusResponse(ApiModel):
     next_scheduled_job: Job | None
     queues: dict[str, int]
     redis: dict[str, str | bool]
+    queue_ages: dict[str, float] = Field(
+        default_factory=dict,
+        description="Seconds the oldest queued run of each queue has waited (a saturated pool).",
+    )
+    waiting_runs: list[WaitingRunsOut] = Field(
+        default_factory=list,
+        description="The jobs with the most runs waiting (queued or held), most first; top 10.",
+    )
 
 
 class CleanupRequest(RequestModel):

@@ -59,7 +59,12 @@ def arm_of(job: ScheduledJob, execution: Execution) -> Arm:
     return _arm(job, execution.id, execution.scheduled_for)
 
 
-def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) -> Execution:
+def _slot_row(
+    job: ScheduledJob,
+    slot: datetime,
+    instance_id: uuid.UUID | None,
+    created_at: datetime | None = None,
+) -> Execution:
     row_id = uuid.uuid4()
     return Execution(
         id=row_id,
@@ -69,6 +74,7 @@ def _slot_row(job: ScheduledJob, slot: datetime, instance_id: uuid.UUID | None) 
         scheduled_for=slot,
         triggered_by=TriggeredBy.SCHEDULER.value,
         scheduler_instance_id=instance_id,
+        created_at=created_at,
     )
 
 
@@ -205,10 +211,12 @@ def fire(
 
     ``run_all_cap`` bounds how many missed slots a ``run_all`` job catches up.
     """
-    active = overlap.active_counts(session, (d.execution.job_id for d in due))
+    loads = overlap.loads(session, {d.execution.job_id: d.execution.job for d in due}.values())
     for item in due:
         row, job = item.execution, item.execution.job
-        if row.status != ExecutionStatus.PENDING or not job.is_schedulable:
+        # A held row was decided already (it waits its turn): a late entry
+        # for it (a reconcile that fired it first) must not decide it again.
+        if row.status != ExecutionStatus.PENDING or row.held or not job.is_schedulable:
             _discard(session, item, plan)
             continue
         assert row.scheduled_for is not None
@@ -216,14 +224,36 @@ def fire(
             seconds=job.jitter_seconds + job.misfire_grace_seconds
         )
         if now > deadline:
-            _misfire(session, item, now, active, instance_id, plan, run_all_cap)
+            _misfire(session, item, now, loads[job.id], instance_id, plan, run_all_cap)
             plan.next.append((job, now))
             continue
-        # On time: into the queue even when every worker is busy; the overlap
-        # policy applies when a worker is about to start it (runs.claim).
-        _start(item, now, plan)
+        _on_time(session, item, now, loads[job.id], plan, run_all_cap)
         plan.next.append((job, row.scheduled_for))
     mark_moved(session, plan, now)
+
+
+def _on_time(
+    session: DbSession, item: Due, now: datetime, load: overlap.Load, plan: Plan, line_cap: int
+) -> None:
+    """A slot due now starts if its job has a free instance; else it is held or skipped.
+
+    Decided here, when it falls due, counting the job's runs still queued as
+    well as running: a busy pool must not pile up a backlog of runs the
+    overlap policy would refuse. (A worker's claim checks again.)
+    """
+    row = item.execution
+    assert row.scheduled_for is not None
+    if load.may_start(row.scheduled_for):
+        _start(item, now, plan)
+        load.queued += 1
+        return
+    if item.rq_job is not None:
+        plan.drop.append(item.rq_job.id)
+    if overlap.wait_or_skip(session, row, load, now, line_cap=line_cap):
+        load.held.append((row.scheduled_for, False))
+        plan.counts["held"] += 1
+    else:
+        plan.counts["skipped"] += 1
 
 
 def _discard(session: DbSession, item: Due, plan: Plan) -> None:
@@ -276,12 +306,16 @@ def _misfire(
     session: DbSession,
     item: Due,
     now: datetime,
-    active: Counter[uuid.UUID],
+    load: overlap.Load,
     instance_id: uuid.UUID | None,
     plan: Plan,
     run_all_cap: int,
 ) -> None:
-    """Slots missed while nothing ran: record them all, run per the misfire policy."""
+    """Slots missed while nothing ran: record them all, run per the misfire policy.
+
+    Catch-up runs are recorded now (``created_at``), after their slots: that
+    is what marks them catch-up runs (``overlap.is_catch_up``).
+    """
     row, job = item.execution, item.execution.job
     assert row.scheduled_for is not None
     if item.rq_job is not None:
@@ -298,7 +332,7 @@ def _misfire(
     )
     missed: list[Execution] = []
     for slot in slots:
-        slot_row = row if slot == row.scheduled_for else _slot_row(job, slot, instance_id)
+        slot_row = row if slot == row.scheduled_for else _slot_row(job, slot, instance_id, now)
         if slot_row is not row:
             session.add(slot_row)
         if slot not in runs:
@@ -307,12 +341,13 @@ def _misfire(
             plan.counts["missed"] += 1
             continue
         caught_up = "catch-up run: " + reason.removeprefix("missed: ")
-        if active[job.id] < job.max_instances:
+        if load.may_start(slot):
             slot_row.reason = caught_up[:500]
             _start(Due(slot_row), now, plan)
-            active[job.id] += 1
+            load.queued += 1
         else:  # catch-up runs wait their turn, one after another
             overlap.hold(slot_row, f"{caught_up[:470]}; {overlap.HELD}")
+            load.held.append((slot, True))
             plan.counts["held"] += 1
     misfire.announce_missed(session, missed, now)
 

@@ -3,7 +3,8 @@
 Runs on scheduler start and every RECONCILE_SECONDS: every schedulable job
 gets exactly one armed slot; entries of paused, disabled or deleted jobs go;
 overdue slots fire (misfire policy applies); runs whose worker died are
-closed; runs lost from a flushed queue are re-enqueued.
+closed; runs lost from a flushed queue are re-enqueued; retries that found
+no free instance for too long are given up (dead).
 """
 
 from __future__ import annotations
@@ -25,12 +26,26 @@ from app.models import (
     SchedulerInstance,
     TriggeredBy,
 )
-from app.services import firing, instances, misfire, overlap, retries, runs, schedule
+from app.services import (
+    firing,
+    instances,
+    misfire,
+    overlap,
+    retries,
+    runs,
+    schedule,
+)
 from app.services.batches import chunks
 from app.services.firing import Due, Plan
 from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
 
-REQUEUE_AFTER = timedelta(seconds=10)
+# A queued run whose RQ job vanished is re-enqueued once it is this old: long
+# enough for another process's commit-then-enqueue (a duplicate would be a
+# no-op claim anyway), short because a lost queued run holds its job's next
+# slots back (they are skipped while it counts as queued).
+REQUEUE_AFTER = timedelta(seconds=2)
+# A due retry that found no free instance for this long goes dead (RETRY_WAIT_LIMIT_SECONDS).
+DEFAULT_RETRY_WAIT_LIMIT = timedelta(hours=1)
 
 
 @dataclass
@@ -134,6 +149,7 @@ def reconcile(
     full: bool = True,
     max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
     run_all_cap: int = misfire.DEFAULT_RUN_ALL_CAP,
+    retry_wait_limit: timedelta = DEFAULT_RETRY_WAIT_LIMIT,
 ) -> tuple[Plan, Report]:
     """One pass; the caller fences, commits, then carries out the plan.
 
@@ -157,6 +173,8 @@ def reconcile(
     firing.release_held(session, now, plan)
     _requeue_lost(session, recurrence, now, plan)
     _sweep_abandoned(session, now, worker_lost_after, plan, max_abandoned)
+    if given_up := retries.give_up_waiting(session, now, retry_wait_limit):
+        plan.counts["retries given up"] += given_up
     report.counts.update(plan.counts)
     return plan, report
 

@@ -4,7 +4,9 @@ Called in the transaction that records a run as failed or timed out (the
 worker's ``runs.finish``, or a sweep that found its worker dead), so the
 retry item, the webhook events and the job's state commit together with the
 outcome, or not at all. The retry process later turns due items into new
-attempts (``retry_queue``).
+attempts (``retry_queue``) once their job has a free instance; an attempt
+that still meets a busy job is handed back to wait, and a retry that waits
+longer than RETRY_WAIT_LIMIT_SECONDS is given up (dead), never dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import backoff
@@ -32,6 +35,8 @@ from app.services import webhooks
 log = logging.getLogger(__name__)
 # A poison pill (a run that kills its worker every time) is buried after this many.
 DEFAULT_MAX_ABANDONED = 3
+# Retries given up per pass at most (the rest on the next pass).
+GIVE_UP_BATCH = 10_000
 
 
 def on_failure(
@@ -75,6 +80,71 @@ def on_failure(
     webhooks.emit(session, WebhookPhase.DEAD, row, now, retry=item)
     fail_job_on_streak(session, job, now)
     return item
+
+
+def bury(session: DbSession, item: RetryItem, now: datetime, why: str) -> None:
+    """A pending retry that will not be tried after all: dead, saying why; maybe fail the job.
+
+    Like a final failure: the dead event goes out and the job's failure
+    streak is judged now, no longer waiting on this retry.
+    """
+    item.status = RetryStatus.DEAD.value
+    item.last_error = f"{why}; {item.last_error or 'failed'}"[:2000]
+    item.updated_at = now
+    webhooks.emit(session, WebhookPhase.DEAD, item.execution, now, retry=item)
+    fail_job_on_streak(session, item.job, now)
+
+
+def job_runs_retries() -> list[ColumnElement[bool]]:
+    """SQL: the job is live and active (retries wait while it is paused, disabled or failed)."""
+    return [
+        ScheduledJob.deleted_at.is_(None),
+        ScheduledJob.is_enabled.is_(True),
+        ~ScheduledJob.is_paused,
+        ScheduledJob.status != JobStatus.FAILED.value,
+    ]
+
+
+def hand_back(session: DbSession, attempt: Execution, now: datetime) -> bool:
+    """An attempt that found no free instance returns to the retry table, pending again.
+
+    Its row goes (it never started), so the next launch may create the one
+    attempt the failed run is allowed. False if no item launched it.
+    """
+    item = session.scalar(select(RetryItem).where(RetryItem.retry_execution_id == attempt.id))
+    if item is None:
+        return False
+    item.status = RetryStatus.PENDING.value
+    item.retry_execution_id = None
+    item.claimed_by = None
+    item.claimed_at = None
+    item.updated_at = now
+    session.delete(attempt)
+    return True
+
+
+def give_up_waiting(session: DbSession, now: datetime, limit: timedelta) -> int:
+    """Due items of running jobs that found no free instance for ``limit`` go dead.
+
+    Items of paused, disabled or failed jobs are left waiting: they are not
+    kept from a free instance but from running at all.
+    """
+    stale = session.scalars(
+        select(RetryItem)
+        .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
+        .options(joinedload(RetryItem.execution), joinedload(RetryItem.job))
+        .where(RetryItem.status == RetryStatus.PENDING.value)
+        .where(RetryItem.next_try_at < now - limit, *job_runs_retries())
+        .limit(GIVE_UP_BATCH)
+    ).all()
+    for item in stale:
+        waited = int(limit.total_seconds())
+        why = (
+            f"given up: no free instance within {waited}s of falling due "
+            f"(max_instances={item.job.max_instances}; RETRY_WAIT_LIMIT_SECONDS)"
+        )
+        bury(session, item, now, why)
+    return len(stale)
 
 
 def _pending_item(row: Execution, job: ScheduledJob, lost: int, now: datetime) -> RetryItem:
@@ -145,4 +215,12 @@ def fail_job_on_streak(session: DbSession, job: ScheduledJob, now: datetime) -> 
     return True
 
 
-__all__ = ["DEFAULT_MAX_ABANDONED", "fail_job_on_streak", "on_failure"]
+__all__ = [
+    "DEFAULT_MAX_ABANDONED",
+    "bury",
+    "fail_job_on_streak",
+    "give_up_waiting",
+    "hand_back",
+    "job_runs_retries",
+    "on_failure",
+]

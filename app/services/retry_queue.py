@@ -16,22 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.orm import aliased, joinedload
 
 from app.extensions import DbSession
 from app.i18n import N_, _
 from app.models import (
     Execution,
     ExecutionStatus,
-    JobStatus,
     RetryItem,
     RetryStatus,
     ScheduledJob,
     TriggeredBy,
     User,
 )
-from app.services import access, claims
+from app.services import access, claims, overlap, retries
 from app.services.effects import enqueue
 from app.services.errors import Conflict, NotFound
 from app.services.paging import Page, contains, page_of
@@ -42,27 +41,57 @@ OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
 BULK_LIMIT = 10_000
 
 
-def _job_runs_retries() -> list[ColumnElement[bool]]:
-    """SQL: the job is live and active (retries wait while it is paused, disabled or failed)."""
-    return [
-        ScheduledJob.deleted_at.is_(None),
-        ScheduledJob.is_enabled.is_(True),
-        ~ScheduledJob.is_paused,
-        ScheduledJob.status != JobStatus.FAILED.value,
-    ]
-
-
 def claim_due(session: DbSession, claimer: str, now: datetime, limit: int) -> list[uuid.UUID]:
-    """Claim up to ``limit`` due items of active jobs, oldest first (the caller commits)."""
+    """Claim up to ``limit`` due items of active jobs with a free instance, oldest first.
+
+    A retry attempt must never meet the overlap rule's skip, so it waits here
+    until its job has a free instance: one item per job at a time (the oldest),
+    none while the job already has one launching, and only if the job's runs
+    queued, running or held number fewer than its ``max_instances``. The caller
+    commits.
+    """
     due = (
         select(RetryItem.id)
         .join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
         .where(RetryItem.status == RetryStatus.PENDING.value, RetryItem.next_try_at <= now)
-        .where(*_job_runs_retries())
+        .where(*retries.job_runs_retries(), *_turn_of(now))
         .order_by(RetryItem.next_try_at)
         .limit(limit)
     )
-    return _claim(session, due, RetryStatus.PENDING.value, claimer, now)
+    # Chosen first, then claimed by id: the claim's locking subquery stays a
+    # plain list, so no database can take more than ``limit`` (or re-evaluate
+    # the per-job rule per row); a row another process took meanwhile is skipped.
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    chosen = select(RetryItem.id).where(claims.by_ids(RetryItem, ids))
+    return _claim(
+        session, chosen.order_by(RetryItem.next_try_at), RetryStatus.PENDING.value, claimer, now
+    )
+
+
+def _turn_of(now: datetime) -> list[ColumnElement[bool]]:
+    """SQL: the item is its job's next retry and the job has a free instance."""
+    other = aliased(RetryItem)
+    same_job = other.job_id == RetryItem.job_id
+    earlier = (other.next_try_at < RetryItem.next_try_at) | (
+        (other.next_try_at == RetryItem.next_try_at) & (other.id < RetryItem.id)
+    )
+    older_due = select(other.id).where(
+        same_job, other.status == RetryStatus.PENDING.value, other.next_try_at <= now, earlier
+    )
+    launching = select(other.id).where(same_job, other.status == RetryStatus.CLAIMED.value)
+    taken = (
+        select(func.count())
+        .select_from(Execution)
+        .where(
+            Execution.job_id == RetryItem.job_id,
+            Execution.status.in_(overlap.ACTIVE)
+            | ((Execution.status == ExecutionStatus.PENDING.value) & overlap.is_held()),
+        )
+        .scalar_subquery()
+    )
+    return [~older_due.exists(), ~launching.exists(), taken < ScheduledJob.max_instances]
 
 
 def claim_selected(

@@ -60,10 +60,11 @@ def claim(
 ) -> Execution | None:
     """Take a queued execution for this worker; None if it must not run now.
 
-    The overlap policy is applied here, where a run would start: the job row
-    is locked (PostgreSQL) and the conditional update counts running runs in
-    the same statement, so two workers can never both start past max_instances.
-    Manual runs ("Run now") are not limited.
+    The overlap rule is checked again here, where a run would start (the
+    scheduler applied it when the slot fell due): the job row is locked
+    (PostgreSQL) and the conditional update counts running runs in the same
+    statement, so two workers can never both start past max_instances.
+    Manual runs ("Run now") are not limited; a retry attempt is never dropped.
     """
     row = session.get(Execution, execution_id)
     if row is None or row.status not in _CLAIMABLE or overlap.is_held_row(row):
@@ -100,9 +101,23 @@ def claim(
         webhooks.emit(session, WebhookPhase.STARTED, row, now)
         session.commit()
         return row
-    overlap.apply(session, row, job, now)
+    _cannot_start(session, row, job, now)
     session.commit()
     return None
+
+
+def _cannot_start(session: DbSession, row: Execution, job: ScheduledJob, now: datetime) -> None:
+    """The run may not start now: a retry attempt goes back to wait in the retry table;
+    a slot is held or skipped by the overlap rule, saying what it counted.
+
+    Counted under the job's lock, as the claim did: the runs running and the
+    slots held ahead of this one (runs merely queued never block a claim).
+    """
+    if row.triggered_by == TriggeredBy.RETRY and retries.hand_back(session, row, now):
+        return
+    load = overlap.loads(session, [job], exclude=row.id)[job.id]
+    load.queued = 0
+    overlap.wait_or_skip(session, row, load, now)
 
 
 def lock_jobs(session: DbSession, job_ids: Sequence[uuid.UUID]) -> None:

@@ -7,6 +7,7 @@ leader and queue depths are the cluster's own and shown to everyone.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from app.services import access
 from app.services.recurrence import WEBHOOK_QUEUE
 
 LEASE_NAME = "scheduler"
+WAITING_TOP = 10
 
 
 @dataclass
@@ -56,6 +58,20 @@ class ClusterStatus:
     delivery_counts: dict[str, int] = field(default_factory=dict)
     queues: dict[str, int] = field(default_factory=dict)
     redis: dict[str, str | bool] = field(default_factory=dict)
+    # A saturated pool: how long the oldest queued run of each queue has waited
+    # (seconds), and the jobs with the most runs waiting (queued or held).
+    queue_ages: dict[str, float] = field(default_factory=dict)
+    waiting: list[WaitingRuns] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WaitingRuns:
+    """One job's runs waiting for a worker (queued) or for a free instance (held)."""
+
+    job_id: uuid.UUID
+    name: str
+    queued: int
+    held: int
 
 
 def cluster_status(
@@ -84,6 +100,8 @@ def cluster_status(
         delivery_counts=_counts(
             session, WebhookDelivery.status, DeliveryStatus, _of_webhooks(user)
         ),
+        queue_ages=_queue_ages(session, now),
+        waiting=_waiting(session, user),
     )
     if redis is not None:
         _queue_depths(session, redis, status)
@@ -146,6 +164,43 @@ def _next_job(session: DbSession, user: User) -> ScheduledJob | None:
         .order_by(ScheduledJob.next_run_time)
         .limit(1)
     )
+
+
+def _queue_ages(session: DbSession, now: datetime) -> dict[str, float]:
+    """Seconds the oldest queued run of each queue has waited (queues with none left out)."""
+    queue = func.coalesce(ScheduledJob.queue, TaskFunction.queue)
+    rows = session.execute(
+        select(queue, func.min(Execution.queued_at))
+        .join(ScheduledJob, ScheduledJob.id == Execution.job_id)
+        .join(TaskFunction, TaskFunction.id == ScheduledJob.task_function_id)
+        .where(Execution.status == ExecutionStatus.QUEUED.value)
+        .group_by(queue)
+    ).all()
+    return {
+        name: round(max((now - oldest).total_seconds(), 0.0), 3)
+        for name, oldest in rows
+        if oldest is not None
+    }
+
+
+def _waiting(session: DbSession, user: User) -> list[WaitingRuns]:
+    """The jobs with the most runs waiting, most first (at most WAITING_TOP)."""
+    queued = func.count().filter(Execution.status == ExecutionStatus.QUEUED.value)
+    held = func.count().filter(Execution.status == ExecutionStatus.PENDING.value, Execution.held)
+    query = (
+        select(Execution.job_id, ScheduledJob.name, queued, held)
+        .join(ScheduledJob, ScheduledJob.id == Execution.job_id)
+        .where(
+            (Execution.status == ExecutionStatus.QUEUED.value)
+            | ((Execution.status == ExecutionStatus.PENDING.value) & Execution.held)
+        )
+        .group_by(Execution.job_id, ScheduledJob.name)
+        .order_by((queued + held).desc(), ScheduledJob.name)
+        .limit(WAITING_TOP)
+    )
+    condition = _of_jobs(user)
+    rows = session.execute(query if condition is None else query.where(condition)).all()
+    return [WaitingRuns(job_id, name, q, h) for job_id, name, q, h in rows]
 
 
 def _queue_depths(session: DbSession, redis: Redis, status: ClusterStatus) -> None:
