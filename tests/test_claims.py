@@ -10,11 +10,16 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Execution, RetryItem, Webhook, WebhookDelivery, utcnow
-from app.services import deliveries, retry_queue
+from app.services.events import deliveries
+from app.services.failures import retry_queue
 
 
-def due_items(job, count, now):
-    """``count`` pending retry items of failed runs, all due at ``now``."""
+def due_items(jobs, now):
+    """One pending retry item of a failed run per job, all due at ``now``.
+
+    One per job: a job's retries start one after another (the retry queue
+    takes only its oldest due item), so a batch of many needs many jobs.
+    """
     failed = [
         Execution(
             id=uuid.uuid4(),
@@ -23,14 +28,14 @@ def due_items(job, count, now):
             scheduled_for=now,
             triggered_by="manual",
         )
-        for _ in range(count)
+        for job in jobs
     ]
     db.session.add_all(failed)
     db.session.flush()
     db.session.add_all(
         RetryItem(
             execution_id=row.id,
-            job_id=job.id,
+            job_id=row.job_id,
             attempt=2,
             next_try_at=now - timedelta(milliseconds=n),
         )
@@ -39,15 +44,18 @@ def due_items(job, count, now):
     db.session.commit()
 
 
+def many_jobs(make_job, editor, count):
+    return [make_job(editor, name=f"job {n}", retry_count=1) for n in range(count)]
+
+
 def claimed_count():
     db.session.expire_all()
     return db.session.scalar(select(func.count()).where(RetryItem.status == "claimed"))
 
 
 def test_one_claim_takes_exactly_one_batch(editor, make_job):
-    job = make_job(editor, retry_count=1)
     now = utcnow()
-    due_items(job, 200, now)
+    due_items(many_jobs(make_job, editor, 100), now)
     ids = retry_queue.claim_due(db.session, "retry:1", now, 25)
     db.session.commit()
     assert len(ids) == len(set(ids)) == 25
@@ -55,9 +63,8 @@ def test_one_claim_takes_exactly_one_batch(editor, make_job):
 
 
 def test_concurrent_claimers_take_disjoint_batches(app, editor, make_job):
-    job = make_job(editor, retry_count=1)
     now = utcnow()
-    due_items(job, 200, now)
+    due_items(many_jobs(make_job, editor, 100), now)
     batches: dict[str, list[list[uuid.UUID]]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 
@@ -78,7 +85,7 @@ def test_concurrent_claimers_take_disjoint_batches(app, editor, make_job):
     every = [batch for name in batches for batch in batches[name]]
     assert all(len(batch) <= 25 for batch in every), [len(b) for b in every]
     taken = [ident for batch in every for ident in batch]
-    assert len(taken) == len(set(taken)) == 200
+    assert len(taken) == len(set(taken)) == 100
 
 
 def test_webhook_dispatch_takes_exactly_one_batch(editor, make_job):
