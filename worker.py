@@ -12,7 +12,7 @@ from app import create_app
 from app.engine.workers import Supervisor
 from app.extensions import db
 from app.models import ScheduledJob
-from app.services.recurrence import WEBHOOK_QUEUE
+from app.services.ledger.recurrence import WEBHOOK_QUEUE
 from app.tasks import registry
 
 

@@ -52,7 +52,7 @@ def _sync_catalog(app: Flask) -> None:
     nothing; when several processes start at once and one loses the race, the
     winner's rows are the same, so the loser only logs it.
     """
-    from app.services import catalog
+    from app.services.scheduling import catalog
 
     with app.app_context():
         try:

@@ -16,8 +16,10 @@ from flask.cli import with_appcontext
 from app import timemath
 from app.extensions import db
 from app.models import User, utcnow
-from app.services import accounts, catalog, demo, retention
 from app.services.errors import ServiceError
+from app.services.ledger import retention
+from app.services.scheduling import catalog, demo
+from app.services.users import accounts
 
 # Times near datetime's limits overflow once shifted by a UTC offset.
 _MIN_YEAR, _MAX_YEAR = 1970, 9998
@@ -247,7 +249,7 @@ def reconcile_command() -> None:
 
     from app.engine.scheduler import carry_out
     from app.queues import recurrence
-    from app.services import reconcile
+    from app.services.ledger import reconcile
 
     rec = recurrence()
     config = current_app.config

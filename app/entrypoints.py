@@ -18,8 +18,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, ScheduledJob, utcnow
-from app.services import deliveries, runs
-from app.services.instances import WORKER_NAME_ENV, worker_name
+from app.services.events import deliveries
+from app.services.ledger import runs
+from app.services.ledger.instances import WORKER_NAME_ENV, worker_name
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None

@@ -34,8 +34,8 @@ from app.models import (
     utcnow,
 )
 from app.queues import redis_connection
-from app.services.leadership import LEASE_NAME
-from app.services.recurrence import WEBHOOK_QUEUE
+from app.services.ledger.leadership import LEASE_NAME
+from app.services.ledger.recurrence import WEBHOOK_QUEUE
 
 bp = Blueprint("metrics", __name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

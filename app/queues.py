@@ -7,7 +7,7 @@ from redis import Redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
-from app.services.recurrence import Recurrence
+from app.services.ledger.recurrence import Recurrence
 
 
 def redis_connection() -> Redis:

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import JobType, ScheduledJob, TaskFunction, User, utcnow  # noqa: E402
-from app.services import accounts, catalog  # noqa: E402
+from app.services.scheduling import catalog  # noqa: E402
+from app.services.users import accounts  # noqa: E402
 
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")

@@ -15,7 +15,7 @@ from app.engine.scheduler import carry_out
 from app.extensions import db
 from app.models import utcnow
 from app.queues import recurrence
-from app.services import reconcile
+from app.services.ledger import reconcile
 from bench.common import (
     REDIS_URL,
     bench_app,

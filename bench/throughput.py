@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select
 from app.extensions import db
 from app.models import Execution, ScheduledJob, utcnow
 from app.queues import recurrence
-from app.services.recurrence import Arm
+from app.services.ledger.recurrence import Arm
 from bench.common import (
     RAW_REDIS_URL,
     REDIS_URL,

@@ -26,7 +26,8 @@ from sqlalchemy import create_engine, delete, make_url, select, text
 from app import create_app
 from app.extensions import db, limiter
 from app.models import Execution, ScheduledJob, User, utcnow
-from app.services import accounts, catalog, jobs
+from app.services.scheduling import catalog, jobs
+from app.services.users import accounts
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"

@@ -9,8 +9,8 @@ from click.testing import Result
 
 from app.extensions import db
 from app.models import User
-from app.services import accounts
 from app.services.errors import Conflict, Forbidden, Invalid, NotFound
+from app.services.users import accounts
 from tests.conftest import PASSWORD
 
 

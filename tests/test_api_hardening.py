@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import ScheduledJob, TaskFunction, utcnow
-from app.services import jobs
 from app.services.errors import Invalid
+from app.services.scheduling import jobs
 from tests.conftest import JOB_DEFAULTS, PASSWORD, fresh_database, make_app
 from tests.test_auth import post_login
 

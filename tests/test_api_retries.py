@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, RetryItem, utcnow
-from app.services import runs
-from app.services.recurrence import JsonJob, rq_job_id
-from app.services.runs import ExecutionStatus, Outcome
+from app.services.ledger import runs
+from app.services.ledger.recurrence import JsonJob, rq_job_id
+from app.services.ledger.runs import ExecutionStatus, Outcome
 from tests.conftest import TEST_REDIS_URL
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from app.extensions import db
 from app.models import AuditEvent, utcnow
-from app.services import audit
 from app.services.errors import Invalid
+from app.services.scheduling import audit
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_one_jobs_trail(admin, editor, outsider, trail):
 
 
 def test_a_history_cursor_is_not_an_audit_cursor(editor, trail, make_execution):
-    from app.services import executions
+    from app.services.ledger import executions
 
     mine, _ = trail
     for _ in range(3):

@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 
 from app.extensions import db
 from app.models import ApiToken, User
-from app.services import accounts
+from app.services.users import accounts
 from tests.conftest import PASSWORD, IsolatedClient
 
 _CSRF_INPUT = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"')

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ScheduledJob, utcnow
-from app.services import access, bulk_jobs, jobs
-from app.services.bulk_jobs import BulkTarget
+from app.services import access
 from app.services.errors import Forbidden, Invalid
+from app.services.scheduling import bulk_jobs, jobs
+from app.services.scheduling.bulk_jobs import BulkTarget
 
 
 class Recorder:

@@ -14,8 +14,8 @@ from sqlalchemy import delete, func, select
 
 from app.extensions import db
 from app.models import Execution, ScheduledJob, TaskFunction, User, utcnow
-from app.services import accounts
-from app.services.demo import DEMO_EMAIL, DEMO_JOBS
+from app.services.scheduling.demo import DEMO_EMAIL, DEMO_JOBS
+from app.services.users import accounts
 from app.tasks import registry
 from tests.conftest import PASSWORD
 

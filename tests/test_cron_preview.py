@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services import schedule
+from app.services.scheduling import schedule
 from app.timemath import ScheduleError, describe_days
 
 # --- the day rule in words ------------------------------------------------------------------

@@ -11,8 +11,8 @@ from sqlalchemy import insert, text
 
 from app.extensions import db
 from app.models import Execution, utcnow
-from app.services import executions
-from app.services.executions import HistoryFilters
+from app.services.ledger import executions
+from app.services.ledger.executions import HistoryFilters
 
 ROWS = 30_000
 LIMIT = 50

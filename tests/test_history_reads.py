@@ -11,9 +11,10 @@ import pytest
 
 from app.extensions import db
 from app.models import Execution, utcnow
-from app.services import executions, keyset
+from app.services import keyset
 from app.services.errors import Invalid
-from app.services.executions import HistoryFilters
+from app.services.ledger import executions
+from app.services.ledger.executions import HistoryFilters
 
 
 @pytest.fixture

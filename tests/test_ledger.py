@@ -11,8 +11,9 @@ import pytest
 from app.engine.scheduler import carry_out
 from app.extensions import db
 from app.models import Execution, SchedulerInstance, utcnow
-from app.services import firing, instances, jobs, leadership, overlap, reconcile, runs
-from app.services.recurrence import Arm, Fenced, rq_job_id
+from app.services.ledger import firing, instances, leadership, overlap, reconcile, runs
+from app.services.ledger.recurrence import Arm, Fenced, rq_job_id
+from app.services.scheduling import jobs
 from app.tasks.registry import TaskRegistry
 from tests.conftest import slot_rows
 

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from app.extensions import db
 from app.models import Execution, TriggeredBy, utcnow
-from app.services import firing, overlap, retry_queue, runs
-from app.services.recurrence import rq_job_id
-from app.services.runs import ExecutionStatus, Outcome
+from app.services.failures import retry_queue
+from app.services.ledger import firing, overlap, runs
+from app.services.ledger.recurrence import rq_job_id
+from app.services.ledger.runs import ExecutionStatus, Outcome
 from tests.conftest import slot_rows
 from tests.test_ledger import overdue_job, queued, run_reconcile
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, utcnow
-from app.services import runs
+from app.services.ledger import runs
 
 
 @pytest.fixture

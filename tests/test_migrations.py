@@ -15,7 +15,7 @@ from sqlalchemy import inspect, select
 from app.extensions import db
 from app.models import JobType, ScheduledJob, utcnow
 from app.models.types import UTCDateTime
-from app.services import catalog
+from app.services.scheduling import catalog
 from tests.conftest import JOB_DEFAULTS, fresh_database, make_app, make_persona
 
 
@@ -99,7 +99,7 @@ def _legacy_rows(job_id):
 
 
 def test_upgrade_turns_the_reason_prefix_into_the_held_column(migrated_app):
-    from app.services import jobs
+    from app.services.scheduling import jobs
 
     catalog.ensure_catalog(db.session)
     owner = make_persona("editor", "owner@example.com")
@@ -134,7 +134,7 @@ def test_upgrade_turns_the_reason_prefix_into_the_held_column(migrated_app):
 
 
 def test_upgrade_renames_same_named_jobs_before_making_names_unique(migrated_app):
-    from app.services import jobs
+    from app.services.scheduling import jobs
 
     catalog.ensure_catalog(db.session)
     owner = make_persona("editor", "owner@example.com")

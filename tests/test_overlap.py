@@ -12,8 +12,9 @@ import pytest
 
 from app.extensions import db
 from app.models import Execution, utcnow
-from app.services import firing, runs, status
-from app.services.runs import ExecutionStatus, Outcome
+from app.services import status
+from app.services.ledger import firing, runs
+from app.services.ledger.runs import ExecutionStatus, Outcome
 from tests.conftest import slot_rows
 from tests.test_ledger import overdue_job, queued, run_reconcile
 

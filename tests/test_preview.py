@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services import schedule
 from app.services.errors import Invalid
+from app.services.scheduling import schedule
 
 NY = "America/New_York"
 BEFORE_SPRING = datetime(2026, 3, 7, 12, tzinfo=UTC)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Execution, utcnow
-from app.services import retention
+from app.services.ledger import retention
 from app.tasks import registry
 
 

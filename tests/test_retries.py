@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from app.models import AuditEvent, Execution, RetryItem, ScheduledJob, utcnow
-from app.services import jobs, retry_queue, runs
-from app.services.runs import ExecutionStatus, Outcome
+from app.services.failures import retry_queue
+from app.services.ledger import runs
+from app.services.ledger.runs import ExecutionStatus, Outcome
+from app.services.scheduling import jobs
 
 RETRYING = {"retry_count": 3, "retry_delay_seconds": 10, "task_function": "flaky"}
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from app.config import ConfigError, load_config
 from app.extensions import db
 from app.models import Execution, RetryItem, utcnow
-from app.services import runs
-from app.services.runs import ExecutionStatus, Outcome
+from app.services.ledger import runs
+from app.services.ledger.runs import ExecutionStatus, Outcome
 from tests.test_ledger import run_reconcile
 from tests.test_retries import fail, item_of, launch_due, running, start
 

@@ -13,9 +13,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, RetryItem, TriggeredBy, Webhook, utcnow
-from app.services import access, executions, jobs, retention, retry_queue, runs, status, webhooks
+from app.services import access, status
 from app.services.errors import Forbidden, Invalid, NotFound
-from app.services.runs import Outcome
+from app.services.events import webhooks
+from app.services.failures import retry_queue
+from app.services.ledger import executions, retention, runs
+from app.services.ledger.runs import Outcome
+from app.services.scheduling import jobs
 from tests.conftest import TEST_REDIS_URL
 
 CLEANUP = {"name": "Tidy up", "task_function": "cleanup_history", "schedule_config": {"days": 1}}

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from app.engine.scheduler import SchedulerProcess
 from app.extensions import db
 from app.models import utcnow
-from app.services import firing, instances
+from app.services.ledger import firing, instances
 from tests.conftest import slot_rows
 
 

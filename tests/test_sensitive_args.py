@@ -8,7 +8,7 @@ import pytest
 
 from app.extensions import db
 from app.models import AuditEvent, ScheduledJob, utcnow
-from app.services import audit, jobs, sensitive
+from app.services.scheduling import audit, jobs, sensitive
 
 SECRET = "Bearer s3cr3t-token-value"
 HTTP_JOB = {

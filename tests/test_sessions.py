@@ -7,7 +7,7 @@ import pytest
 
 from app.extensions import db
 from app.models import User
-from app.services import accounts
+from app.services.users import accounts
 from tests.conftest import PASSWORD
 from tests.test_auth import csrf_token, post_login, signed_in
 

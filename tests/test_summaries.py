@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Execution, utcnow
-from app.services.summaries import JobSummary, job_summaries
+from app.services.scheduling.summaries import JobSummary, job_summaries
 
 
 def add_run(job, status, created_at, **fields):

@@ -13,8 +13,9 @@ from app.api.errors import api_path
 from app.api.schemas import JobCreate
 from app.extensions import db
 from app.models import ScheduledJob, utcnow
-from app.services import jobs, limits
+from app.services import limits
 from app.services.errors import Invalid
+from app.services.scheduling import jobs
 from tests.conftest import JOB_DEFAULTS
 
 JOB = JOB_DEFAULTS

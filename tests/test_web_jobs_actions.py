@@ -11,7 +11,7 @@ import pytest
 
 from app.extensions import db
 from app.models import Execution, ScheduledJob, utcnow
-from app.services import jobs
+from app.services.scheduling import jobs
 from tests.conftest import PASSWORD
 from tests.test_auth import csrf_token, post_login
 

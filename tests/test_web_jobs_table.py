@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from app.extensions import db
 from app.models import ScheduledJob, utcnow
-from app.services import jobs
+from app.services.scheduling import jobs
 from tests.test_auth import csrf_token
 from tests.test_web_jobs import names_in
 from tests.test_web_jobs_actions import PARTIAL, form, fresh, sign_in

@@ -17,8 +17,9 @@ from werkzeug import Request, Response
 from app import signing
 from app.extensions import db
 from app.models import Execution, Webhook, WebhookDelivery, WebhookPhase, utcnow
-from app.services import deliveries, runs, webhooks
-from app.services.runs import ExecutionStatus, Outcome
+from app.services.events import deliveries, webhooks
+from app.services.ledger import runs
+from app.services.ledger.runs import ExecutionStatus, Outcome
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "WEBHOOKS.md"
 FAST = deliveries.DeliverySettings(timeout=2, max_attempts=3, retry_base=1, retry_max=60)
@@ -272,7 +273,7 @@ def test_stuck_deliveries_are_revived(editor, make_job):
 
 
 def test_the_missed_event_summarises_a_catch_up(editor, make_job):
-    from app.services import firing
+    from app.services.ledger import firing
 
     slot = utcnow() - timedelta(minutes=5)
     job = make_job(editor, now=slot, schedule_config={"seconds": 10}, misfire_policy="skip")

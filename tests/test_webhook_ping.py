@@ -11,8 +11,8 @@ from werkzeug import Request, Response
 from app import signing
 from app.extensions import db
 from app.models import Webhook, utcnow
-from app.services import deliveries
 from app.services.errors import Conflict, Forbidden
+from app.services.events import deliveries
 
 FAST = deliveries.DeliverySettings(timeout=2, max_attempts=3, retry_base=1, retry_max=60)
 

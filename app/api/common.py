@@ -12,7 +12,7 @@ from app.api import bp
 from app.api.errors import ApiError, fields_from_validation
 from app.extensions import csrf, db
 from app.models import TriggeredBy, User
-from app.services import accounts
+from app.services.users import accounts
 
 M = TypeVar("M", bound=BaseModel)
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}

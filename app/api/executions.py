@@ -11,7 +11,7 @@ from app.api.schemas import ExecutionDetail, ExecutionList, HistoryQuery
 from app.api.spec import links_to
 from app.extensions import db
 from app.models import User
-from app.services import executions
+from app.services.ledger import executions
 
 
 def history_page(user: User, query: HistoryQuery, **overrides: Any) -> Any:

@@ -24,8 +24,8 @@ from app.api.spec import links_to
 from app.extensions import db
 from app.models import ScheduledJob, utcnow
 from app.queues import recurrence
-from app.services import jobs, schedule
-from app.services.recurrence import rq_job_id
+from app.services.ledger.recurrence import rq_job_id
+from app.services.scheduling import jobs, schedule
 
 _RULE = "/jobs/<uuid:job_id>"
 # A create or an edit can clash with another job's name (409).

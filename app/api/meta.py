@@ -25,7 +25,9 @@ from app.api.meta_schemas import (
 from app.extensions import db
 from app.models import ExecutionStatus, utcnow
 from app.queues import redis_connection
-from app.services import catalog, retention, schedule, status
+from app.services import status
+from app.services.ledger import retention
+from app.services.scheduling import catalog, schedule
 from app.version import __version__
 
 

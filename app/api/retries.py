@@ -19,8 +19,8 @@ from app.api.spec import links_to
 from app.extensions import db
 from app.models import utcnow
 from app.queues import recurrence
-from app.services import retry_queue
-from app.services.recurrence import rq_job_id
+from app.services.failures import retry_queue
+from app.services.ledger.recurrence import rq_job_id
 
 _RULE = "/retries/<uuid:retry_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)

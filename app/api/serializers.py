@@ -17,7 +17,7 @@ from app.models import (
     Webhook,
     WebhookDelivery,
 )
-from app.services import sensitive
+from app.services.scheduling import sensitive
 
 
 def _columns(row: Any, model: type[BaseModel], skip: set[str]) -> dict[str, Any]:

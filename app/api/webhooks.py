@@ -21,7 +21,7 @@ from app.api.ops_schemas import (
 from app.api.spec import Link, links_to
 from app.extensions import db
 from app.models import utcnow
-from app.services import deliveries, webhooks
+from app.services.events import deliveries, webhooks
 
 _RULE = "/webhooks/<uuid:webhook_id>"
 _WRITE_ERRORS = (400, 401, 403, 404, 409, 413, 422)

@@ -16,7 +16,7 @@ from app.auth import bp
 from app.auth.forms import LoginForm
 from app.extensions import db, limiter, login_manager
 from app.models import User
-from app.services import accounts
+from app.services.users import accounts
 from app.web.redirects import safe_local_path
 
 login_manager.login_view = "auth.login"

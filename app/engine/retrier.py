@@ -23,7 +23,9 @@ from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import InstanceRole, utcnow
 from app.queues import recurrence
-from app.services import deliveries, instances, retry_queue
+from app.services.events import deliveries
+from app.services.failures import retry_queue
+from app.services.ledger import instances
 from app.version import __version__
 
 log = logging.getLogger("almanac.retry")

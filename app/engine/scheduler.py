@@ -21,10 +21,10 @@ from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
-from app.services import firing, instances, leadership, reconcile
 from app.services.batches import chunks
-from app.services.firing import Due, Plan
-from app.services.recurrence import Fenced, Recurrence, execution_id_of
+from app.services.ledger import firing, instances, leadership, reconcile
+from app.services.ledger.firing import Due, Plan
+from app.services.ledger.recurrence import Fenced, Recurrence, execution_id_of
 from app.version import __version__
 
 log = logging.getLogger("almanac.scheduler")

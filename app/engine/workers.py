@@ -31,9 +31,9 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
 from app.queues import redis_connection
-from app.services import instances, runs
-from app.services.instances import WORKER_NAME_ENV, worker_name
-from app.services.recurrence import JsonJob, execution_id_of
+from app.services.ledger import instances, runs
+from app.services.ledger.instances import WORKER_NAME_ENV, worker_name
+from app.services.ledger.recurrence import JsonJob, execution_id_of
 from app.version import __version__
 
 log = logging.getLogger("almanac.worker")

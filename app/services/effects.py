@@ -16,7 +16,7 @@ from typing import Protocol
 from redis.exceptions import RedisError
 
 from app.extensions import DbSession
-from app.services.recurrence import Arm, Recurrence
+from app.services.ledger.recurrence import Arm, Recurrence
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from app.models import (
     WebhookDelivery,
 )
 from app.services import access
-from app.services.recurrence import WEBHOOK_QUEUE
+from app.services.ledger.recurrence import WEBHOOK_QUEUE
 
 LEASE_NAME = "scheduler"
 WAITING_TOP = 10

@@ -135,7 +135,7 @@ def cleanup_history(older_than_days: int = 30, batch_size: int = 1000) -> dict[s
     # The task is the edge: it takes the app's session (the worker's app context).
     from app.extensions import db
     from app.models import utcnow
-    from app.services import retention
+    from app.services.ledger import retention
 
     deleted = retention.purge_older_than(
         db.session, int(older_than_days), utcnow(), int(batch_size)

@@ -31,7 +31,8 @@ from playwright.sync_api import (
 from werkzeug.serving import make_server
 
 from app.extensions import db
-from app.services import accounts, catalog
+from app.services.scheduling import catalog
+from app.services.users import accounts
 from tests.conftest import PASSWORD, make_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -110,7 +110,7 @@ def job_with_history(live_app):
 
     from app.extensions import db
     from app.models import Execution, User, utcnow
-    from app.services import jobs
+    from app.services.scheduling import jobs
     from tests.browser.conftest import USER_EMAIL
 
     with live_app.app_context():

@@ -18,7 +18,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ScheduledJob, User
-from app.services import accounts, jobs
+from app.services.scheduling import jobs
+from app.services.users import accounts
 from tests.browser.conftest import PASSWORD, check_axe
 from tests.browser.pages import check_axe_as_without_js, settle, sign_in
 

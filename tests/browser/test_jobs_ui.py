@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import db
 from app.models import User
-from app.services import access, jobs
+from app.services import access
+from app.services.scheduling import jobs
 from tests.browser.conftest import USER_EMAIL, check_axe
 from tests.browser.pages import (
     assert_no_horizontal_scroll,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, User, utcnow
-from app.services import jobs
+from app.services.scheduling import jobs
 from tests.browser.conftest import USER_EMAIL, check_axe
 from tests.browser.pages import forget_new_jobs, settle, signed_in_page
 

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, HiddenField, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from app.services.bulk_jobs import BULK_ACTIONS
+from app.services.scheduling.bulk_jobs import BULK_ACTIONS
 
 
 class ActionForm(FlaskForm):  # type: ignore[misc]

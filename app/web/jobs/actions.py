@@ -16,8 +16,10 @@ from app import htmx
 from app.extensions import db
 from app.models import ScheduledJob, TriggeredBy, utcnow
 from app.queues import recurrence
-from app.services import access, executions, jobs
+from app.services import access
 from app.services.errors import Conflict, Invalid, ServiceError
+from app.services.ledger import executions
+from app.services.scheduling import jobs
 from app.web.i18n import select_timezone
 from app.web.jobs import bp
 from app.web.jobs.action_forms import ActionForm, PauseForm

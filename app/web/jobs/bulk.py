@@ -20,8 +20,9 @@ from werkzeug.wrappers import Response
 from app.extensions import db
 from app.models import utcnow
 from app.queues import recurrence
-from app.services import access, bulk_jobs, jobs
-from app.services.bulk_jobs import BulkOutcome, BulkTarget
+from app.services import access
+from app.services.scheduling import bulk_jobs, jobs
+from app.services.scheduling.bulk_jobs import BulkOutcome, BulkTarget
 from app.web.jobs import bp
 from app.web.jobs.action_forms import BulkForm
 from app.web.jobs.helpers import shown

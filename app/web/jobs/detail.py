@@ -18,9 +18,11 @@ from werkzeug.wrappers import Response
 from app import htmx, timemath
 from app.extensions import db
 from app.models import Execution, ScheduledJob, User, utcnow
-from app.services import access, audit, jobs, schedule, webhooks
-from app.services.executions import HistoryFilters, list_executions_keyset
-from app.services.retry_queue import RetryFilters, list_items
+from app.services import access
+from app.services.events import webhooks
+from app.services.failures.retry_queue import RetryFilters, list_items
+from app.services.ledger.executions import HistoryFilters, list_executions_keyset
+from app.services.scheduling import audit, jobs, schedule
 from app.web.jobs import args, bp
 from app.web.jobs.schedule_words import schedule_words
 

@@ -28,9 +28,10 @@ from app import htmx
 from app.extensions import db
 from app.models import ScheduledJob, TaskFunction, utcnow
 from app.queues import recurrence
-from app.services import access, catalog, jobs, schedule
+from app.services import access
 from app.services.errors import Invalid
-from app.services.job_fields import normalize_fields
+from app.services.scheduling import catalog, jobs, schedule
+from app.services.scheduling.job_fields import normalize_fields
 from app.web.i18n import select_timezone
 from app.web.jobs import args, bp
 from app.web.jobs.forms import (

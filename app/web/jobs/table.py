@@ -17,8 +17,8 @@ from app import htmx
 from app.extensions import db
 from app.models import ExecutionStatus, JobStatus, ScheduledJob, TaskFunction, User, utcnow
 from app.services import access
-from app.services.jobs import JobFilters, list_jobs
-from app.services.summaries import JobSummary, changed_since, job_summaries
+from app.services.scheduling.jobs import JobFilters, list_jobs
+from app.services.scheduling.summaries import JobSummary, changed_since, job_summaries
 from app.web.jobs import bp
 from app.web.jobs.schedule_words import schedule_words
 

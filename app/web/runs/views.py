@@ -10,7 +10,8 @@ from flask_login import current_user, login_required
 from app import htmx
 from app.extensions import db
 from app.models import Execution, ExecutionStatus
-from app.services import deliveries, executions
+from app.services.events import deliveries
+from app.services.ledger import executions
 from app.web.jobs.args import hide_sensitive
 from app.web.runs import bp
 

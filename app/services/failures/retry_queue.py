@@ -30,11 +30,13 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access, claims, overlap, retries
+from app.services import access
 from app.services.effects import enqueue
 from app.services.errors import Conflict, NotFound
+from app.services.failures import retries
+from app.services.ledger import claims, overlap
+from app.services.ledger.recurrence import Arm, Recurrence, rq_job_id
 from app.services.paging import Page, contains, page_of
-from app.services.recurrence import Arm, Recurrence, rq_job_id
 
 # Items a person may still retry or discard.
 OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from app.extensions import DbSession
 from app.models import Role, ScheduledJob
-from app.services import accounts, catalog, jobs
+from app.services.scheduling import catalog, jobs
+from app.services.users import accounts
 
 DEMO_EMAIL = "admin@example.com"
 

@@ -27,10 +27,11 @@ from app.models import (
     ScheduledJob,
     TriggeredBy,
 )
-from app.services import misfire, overlap, schedule
 from app.services.batches import chunks
-from app.services.recurrence import Arm, rq_job_id
-from app.services.slots import insert_slots, store_next_times
+from app.services.ledger import misfire, overlap
+from app.services.ledger.recurrence import Arm, rq_job_id
+from app.services.ledger.slots import insert_slots, store_next_times
+from app.services.scheduling import schedule
 
 
 @dataclass

@@ -23,9 +23,10 @@ from app import instants, outbound, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
-from app.services import limits, sensitive
-from app.services.catalog import task_function_row
+from app.services import limits
 from app.services.errors import Conflict, Invalid
+from app.services.scheduling import sensitive
+from app.services.scheduling.catalog import task_function_row
 from app.tasks import TaskArgsError, registry
 
 _INFERRED_TYPE = (("expression", "cron"), ("runAt", "date"))

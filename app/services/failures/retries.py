@@ -30,7 +30,7 @@ from app.models import (
     ScheduledJob,
     WebhookPhase,
 )
-from app.services import webhooks
+from app.services.events import webhooks
 
 log = logging.getLogger(__name__)
 # A poison pill (a run that kills its worker every time) is buried after this many.

@@ -11,7 +11,7 @@ from app import timemath
 from app.i18n import _
 from app.models import ScheduledJob
 from app.services.errors import Invalid
-from app.services.job_fields import localize, parse_trigger, schedule_path
+from app.services.scheduling.job_fields import localize, parse_trigger, schedule_path
 
 
 def trigger_of(job: ScheduledJob) -> timemath.Trigger:

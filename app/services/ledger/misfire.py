@@ -6,7 +6,7 @@ from datetime import datetime
 
 from app.extensions import DbSession
 from app.models import Execution, MisfirePolicy, ScheduledJob, WebhookPhase
-from app.services import webhooks
+from app.services.events import webhooks
 
 # Missed slots are recorded one row each, up to this many per catch-up.
 MAX_MISSED_ROWS = 10_000

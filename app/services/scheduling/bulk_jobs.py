@@ -16,10 +16,12 @@ from datetime import datetime
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import Execution, ScheduledJob, TriggeredBy, User
-from app.services import access, jobs, runs
+from app.services import access
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Invalid, ServiceError
-from app.services.recurrence import Recurrence
+from app.services.ledger import runs
+from app.services.ledger.recurrence import Recurrence
+from app.services.scheduling import jobs
 
 BULK_JOB_LIMIT = 500
 BULK_ACTIONS = ("pause", "resume", "enable", "disable", "trigger", "delete")

@@ -28,9 +28,11 @@ from app.models import (
     WebhookPhase,
     utcnow,
 )
-from app.services import overlap, retries, webhooks
 from app.services.errors import ServiceError
-from app.services.recurrence import Arm, Recurrence, rq_job_id
+from app.services.events import webhooks
+from app.services.failures import retries
+from app.services.ledger import overlap
+from app.services.ledger.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
 from app.models import Execution, ExecutionStatus, ScheduledJob
-from app.services import overlap
 from app.services.batches import chunks
+from app.services.ledger import overlap
 
 WINDOW = timedelta(hours=24)
 # Runs that ran to an end; skipped, missed and cancelled slots never started.

@@ -26,18 +26,12 @@ from app.models import (
     SchedulerInstance,
     TriggeredBy,
 )
-from app.services import (
-    firing,
-    instances,
-    misfire,
-    overlap,
-    retries,
-    runs,
-    schedule,
-)
 from app.services.batches import chunks
-from app.services.firing import Due, Plan
-from app.services.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
+from app.services.failures import retries
+from app.services.ledger import firing, instances, misfire, overlap, runs
+from app.services.ledger.firing import Due, Plan
+from app.services.ledger.recurrence import Arm, Recurrence, execution_id_of, rq_job_id
+from app.services.scheduling import schedule
 
 # A queued run whose RQ job vanished is re-enqueued once it is this old: long
 # enough for another process's commit-then-enqueue (a duplicate would be a

@@ -26,10 +26,8 @@ from app import backoff, outbound, signing
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import Backoff, DeliveryStatus, User, Webhook, WebhookDelivery, utcnow
-from app.services import claims
 from app.services.errors import Conflict, NotFound
-from app.services.paging import Page, page_of
-from app.services.webhooks import (
+from app.services.events.webhooks import (
     WebhookRef,
     get_webhook,
     iso,
@@ -37,6 +35,8 @@ from app.services.webhooks import (
     require_change,
     visible_webhooks,
 )
+from app.services.ledger import claims
+from app.services.paging import Page, page_of
 from app.version import __version__
 
 log = logging.getLogger(__name__)

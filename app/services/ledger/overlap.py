@@ -31,8 +31,8 @@ from app.models import (
     TriggeredBy,
     WebhookPhase,
 )
-from app.services import webhooks
 from app.services.batches import chunks
+from app.services.events import webhooks
 
 HELD = "held for a free instance"
 ACTIVE = (ExecutionStatus.QUEUED.value, ExecutionStatus.RUNNING.value)

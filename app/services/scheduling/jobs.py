@@ -30,16 +30,18 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access, runs, schedule, sensitive
+from app.services import access
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
-from app.services.job_fields import (
+from app.services.ledger import runs
+from app.services.ledger.recurrence import Recurrence
+from app.services.paging import contains
+from app.services.scheduling import schedule, sensitive
+from app.services.scheduling.job_fields import (
     name_race_as_conflict,
     normalize_fields,
     require_unique_name,
 )
-from app.services.paging import contains
-from app.services.recurrence import Recurrence
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""People: users, passwords and API tokens."""
