@@ -102,9 +102,14 @@ def require_job_change(user: User, job: ScheduledJob, message: str | None = None
         raise Forbidden(_("You may only change your own jobs."))
 
 
+def may_use_task(user: User, task: TaskFunction) -> bool:
+    """System tasks are admins' to schedule; every other task is anyone's who may write."""
+    return not task.is_system or user.role == Role.ADMIN
+
+
 def require_task_allowed(user: User, task: TaskFunction) -> None:
     """Forbidden when a non-admin picks a system task."""
-    if task.is_system:
+    if not may_use_task(user, task):
         require_admin(user, _(_SYSTEM_TASKS))
 
 
@@ -131,6 +136,7 @@ __all__ = [
     "can_see_job",
     "changeable_job_condition",
     "job_condition",
+    "may_use_task",
     "require_admin",
     "require_job_change",
     "require_owner_change",

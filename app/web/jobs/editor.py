@@ -94,7 +94,7 @@ def in_zone(value: datetime, zone_name: str) -> str:
 def _tasks() -> list[TaskFunction]:
     """Tasks this user may choose (system tasks only for admins)."""
     rows = catalog.active_task_functions(db.session)
-    return [row for row in rows if not row.is_system or current_user.role == "admin"]
+    return [row for row in rows if access.may_use_task(current_user, row)]
 
 
 def _build(job: ScheduledJob | None, source: ScheduledJob | None) -> Editor:
