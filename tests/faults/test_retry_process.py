@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Execution, RetryItem, SchedulerInstance, utcnow
 from tests.engine import wait_for
 
-ITEMS, BATCH = 200, 25
+ITEMS, BATCH = 120, 25
 
 
 def _count(*where):
@@ -21,7 +21,9 @@ def _count(*where):
     return db.session.scalar(select(func.count()).select_from(RetryItem).where(*where))
 
 
-def _due_items(job, now):
+def _due_items(jobs, now):
+    """One due retry item per job: a job's retries start one after another, so a
+    backlog that drains in batches is many jobs' failures."""
     failed = [
         Execution(
             id=uuid.uuid4(),
@@ -30,18 +32,22 @@ def _due_items(job, now):
             scheduled_for=now,
             triggered_by="manual",
         )
-        for _ in range(ITEMS)
+        for job in jobs
     ]
     db.session.add_all(failed)
     db.session.flush()
     db.session.add_all(
-        RetryItem(execution_id=row.id, job_id=job.id, attempt=2, next_try_at=now) for row in failed
+        RetryItem(execution_id=row.id, job_id=row.job_id, attempt=2, next_try_at=now)
+        for row in failed
     )
     db.session.commit()
 
 
 def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
-    job = make_job(editor, retry_count=1, schedule_config={"hours": 1})
+    jobs = [
+        make_job(editor, name=f"drain {n}", retry_count=1, schedule_config={"hours": 1})
+        for n in range(ITEMS)
+    ]
     first = engine.retry(RETRY_BATCH_SIZE=str(BATCH))
     wait_for(
         lambda: db.session.scalar(
@@ -52,7 +58,7 @@ def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
         20,
         engine.logs,
     )
-    _due_items(job, utcnow())
+    _due_items(jobs, utcnow())
     # Kill it while it holds a claimed batch it has not launched yet.
     deadline = time.monotonic() + 20
     while not _count(RetryItem.status == "claimed"):
