@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -116,7 +117,8 @@ def job_with_history(live_app):
     with live_app.app_context():
         user = db.session.scalar(select(User).where(User.email == USER_EMAIL))
         fields = {
-            "name": "History job",
+            # Names are unique per owner: each parametrised run makes its own job.
+            "name": f"History job {uuid.uuid4().hex[:6]}",
             "task_function": "noop",
             "job_type": "cron",
             "schedule_config": {"expression": "30 2 * * *"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -25,7 +27,7 @@ def running_run(live_app):
     with live_app.app_context():
         user = db.session.scalar(select(User).where(User.email == USER_EMAIL))
         job = jobs.create_job(
-            db.session, user, {"name": "Tail me", "task_function": "noop",
+            db.session, user, {"name": f"Tail me {uuid.uuid4().hex[:6]}", "task_function": "noop",
                                "schedule_config": {"minutes": 5}}, utcnow()
         )  # fmt: skip
         run = Execution(job_id=job.id, status="running", started_at=utcnow(),
