@@ -182,6 +182,7 @@ def targets(app: Flask, jobs: int) -> list[tuple[str, str, str, dict[str, Any] |
     return [
         ("jobs: first page", "GET", "/jobs", None),
         ("jobs: search '0042'", "GET", "/jobs?q=0042", None),
+        ("jobs: search, no match", "GET", "/jobs?q=no-such-job", None),
         (f"jobs: page {deep}", "GET", f"/jobs?page={deep}", None),
         ("jobs: sorted by next run", "GET", "/jobs?sort=next", None),
         (f"job detail ({runs} runs)", "GET", f"/jobs/{hot}", None),
