@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark in turn, figures only (the processes' own logs are filtered out).
-# Needs PostgreSQL and Redis as for the tests; takes about 21 minutes.
+# Needs PostgreSQL and Redis as for the tests; takes about 22 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 run() {
@@ -14,3 +14,4 @@ run bench.throughput --runs 2000 --worker-class simple
 run bench.throughput --runs 1000 --worker-class fork
 run bench.scale --jobs 100000 --idle-jobs 10000 --idle-seconds 30
 run bench.retries --items 10000 --processes 1 2
+run bench.ui --jobs 100000 --executions 1000000 --requests 30

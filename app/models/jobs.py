@@ -56,6 +56,8 @@ class ScheduledJob(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_scheduled_jobs_owner_id", "owner_id"),
         Index("ix_scheduled_jobs_task_function_id", "task_function_id"),
         Index("ix_scheduled_jobs_deleted_at", "deleted_at"),
+        # The jobs table's default order (name, then id): a page without sorting every job.
+        Index("ix_scheduled_jobs_name_id", "name", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -278,11 +278,11 @@ def list_jobs(session: DbSession, user: User, filters: JobFilters) -> JobPage:
     """A filtered, sorted page of the jobs this user may see."""
     query = _filtered(user, filters)
     ids = query.with_only_columns(ScheduledJob.id).subquery()
-    total, enabled = session.execute(
-        select(func.count(), func.count().filter(ScheduledJob.is_enabled)).where(
-            ScheduledJob.id.in_(select(ids.c.id))
-        )
-    ).one()
+    # Counted in the filtered query itself: one scan of the jobs, not a join with itself.
+    counts = query.with_only_columns(
+        func.count(), func.count().filter(ScheduledJob.is_enabled), maintain_column_froms=True
+    )
+    total, enabled = session.execute(counts).one()
     running = session.scalar(
         select(func.count(func.distinct(Execution.job_id))).where(
             Execution.job_id.in_(select(ids.c.id)),
