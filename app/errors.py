@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template, request
+from flask import Flask, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
+from werkzeug.wrappers import Response
 
+from app import htmx
 from app.api.errors import ApiError, error_response, handle_api_error, service_error_response
 from app.services.errors import ServiceError
 
@@ -50,8 +52,17 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
         response.headers.extend(_allow_header(error))
         return response  # type: ignore[no-any-return]
     title, message = _page_text(error)
+    return _error_page(code, title, message, _allow_header(error))
+
+
+def _error_page(code: int, title: str, message: str, headers: dict[str, str]) -> Response:
+    """The error page; an htmx request (which does not swap error answers) gets a toast too,
+    so an action refused in place is never silent."""
     page = render_template("errors/error.html", code=code, title=title, message=message)
-    return page, code, _allow_header(error)
+    response = make_response(page, code, headers)
+    if request.headers.get("HX-Request"):
+        htmx.add_toast(response, message or title, "error")
+    return response
 
 
 def _allow_header(error: HTTPException) -> dict[str, str]:
@@ -77,8 +88,7 @@ def handle_service_error(error: ServiceError) -> ResponseReturnValue:
     """A refused service call: JSON for the API, a page otherwise."""
     if _wants_json():
         return service_error_response(error)  # type: ignore[no-any-return]
-    page = render_template("errors/error.html", code=error.status, title="", message=error.message)
-    return page, error.status
+    return _error_page(error.status, "", _(error.message), {})
 
 
 def register(app: Flask) -> None:

@@ -234,3 +234,16 @@ def test_run_now_without_js_goes_to_the_run_page(client, mine):
 def test_next_never_leaves_the_site(client, mine):
     response = client.post(f"/jobs/{mine.id}/disable", data=form(client, next="//evil.example"))
     assert response.headers["Location"] == "/"
+
+
+def test_an_htmx_action_refused_is_said_in_a_toast(client, mine, outsider, make_job):
+    theirs = make_job(outsider, name="Not yours")
+    htmx = {"HX-Request": "true"}
+    response = client.post(f"/jobs/{theirs.id}/disable", data=form(client), headers=htmx)
+    assert response.status_code == 404
+    assert toast(response)["level"] == "error"
+    assert toast(response)["message"] == "No such job."
+    # Without htmx it stays a plain error page, with no header for a script.
+    plain = client.post(f"/jobs/{theirs.id}/disable", data=form(client))
+    assert plain.status_code == 404
+    assert "HX-Trigger" not in plain.headers
