@@ -21,11 +21,11 @@ from argon2 import PasswordHasher
 from flask import Flask, g
 from flask.testing import FlaskClient, FlaskCliRunner
 from redis import Redis
-from sqlalchemy import create_engine, delete, make_url, select, text
+from sqlalchemy import create_engine, delete, event, make_url, select, text
 
 from app import create_app
 from app.extensions import db, limiter
-from app.models import Execution, ScheduledJob, User, utcnow
+from app.models import Execution, RetryItem, ScheduledJob, User, utcnow
 from app.services.scheduling import catalog, jobs
 from app.services.users import accounts
 
@@ -303,3 +303,43 @@ def engine(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Any]:
     yield runner
     runner.stop_all()
     runner.redis.flushdb()
+
+
+@contextmanager
+def counted_statements() -> Iterator[list[str]]:
+    """The SQL statements sent while the block runs (queries-per-page tests count them)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def add_due_retries(jobs: list[ScheduledJob], now: datetime) -> None:
+    """One failed manual run per job, each with a pending retry item due at ``now``.
+
+    One per job: a job's retries start one after another, so a backlog that
+    drains in batches is many jobs' failures.
+    """
+    failed = [
+        Execution(
+            id=uuid.uuid4(),
+            job_id=job.id,
+            status="failed",
+            scheduled_for=now,
+            triggered_by="manual",
+        )
+        for job in jobs
+    ]
+    db.session.add_all(failed)
+    db.session.flush()
+    db.session.add_all(
+        RetryItem(execution_id=row.id, job_id=row.job_id, attempt=2, next_try_at=now)
+        for row in failed
+    )
+    db.session.commit()

@@ -4,44 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import Execution, RetryItem, Webhook, WebhookDelivery, utcnow
+from app.models import RetryItem, Webhook, WebhookDelivery, utcnow
 from app.services.events import deliveries
 from app.services.failures import retry_queue
-
-
-def due_items(jobs, now):
-    """One pending retry item of a failed run per job, all due at ``now``.
-
-    One per job: a job's retries start one after another (the retry queue
-    takes only its oldest due item), so a batch of many needs many jobs.
-    """
-    failed = [
-        Execution(
-            id=uuid.uuid4(),
-            job_id=job.id,
-            status="failed",
-            scheduled_for=now,
-            triggered_by="manual",
-        )
-        for job in jobs
-    ]
-    db.session.add_all(failed)
-    db.session.flush()
-    db.session.add_all(
-        RetryItem(
-            execution_id=row.id,
-            job_id=row.job_id,
-            attempt=2,
-            next_try_at=now - timedelta(milliseconds=n),
-        )
-        for n, row in enumerate(failed)
-    )
-    db.session.commit()
+from tests.conftest import add_due_retries
 
 
 def many_jobs(make_job, editor, count):
@@ -55,7 +25,7 @@ def claimed_count():
 
 def test_one_claim_takes_exactly_one_batch(editor, make_job):
     now = utcnow()
-    due_items(many_jobs(make_job, editor, 100), now)
+    add_due_retries(many_jobs(make_job, editor, 100), now)
     ids = retry_queue.claim_due(db.session, "retry:1", now, 25)
     db.session.commit()
     assert len(ids) == len(set(ids)) == 25
@@ -64,7 +34,7 @@ def test_one_claim_takes_exactly_one_batch(editor, make_job):
 
 def test_concurrent_claimers_take_disjoint_batches(app, editor, make_job):
     now = utcnow()
-    due_items(many_jobs(make_job, editor, 100), now)
+    add_due_retries(many_jobs(make_job, editor, 100), now)
     batches: dict[str, list[list[uuid.UUID]]] = {"a": [], "b": []}
     start = threading.Barrier(2)
 

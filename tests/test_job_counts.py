@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 
 from app.extensions import db
 from app.models import utcnow
 from app.services.scheduling import jobs
 from app.services.scheduling.jobs import JobFilters
+from tests.conftest import counted_statements
 
 
 def test_counts_cover_the_filtered_live_jobs_only(admin, editor, make_job):
@@ -28,16 +29,8 @@ def test_counts_cover_the_filtered_live_jobs_only(admin, editor, make_job):
 
 def test_totals_read_the_jobs_once_not_joined_with_themselves(admin, editor, make_job):
     make_job(editor, name="a job")
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with counted_statements() as statements:
         jobs.list_jobs(db.session, admin.user, JobFilters())
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
     (totals,) = [s for s in statements if "FILTER (WHERE" in s]
     assert totals.count("FROM scheduled_jobs") == 1
 

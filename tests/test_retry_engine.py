@@ -15,7 +15,6 @@ from werkzeug import Request, Response
 
 from app.extensions import db
 from app.models import (
-    Execution,
     RetryItem,
     ScheduledJob,
     SchedulerInstance,
@@ -23,6 +22,7 @@ from app.models import (
     WebhookDelivery,
     utcnow,
 )
+from tests.conftest import add_due_retries
 from tests.engine import wait_for
 from tests.test_engine import _child_pids, create, rows
 from tests.test_webhook_delivery import documented_verifier
@@ -152,24 +152,7 @@ def test_two_retry_processes_never_claim_the_same_item(engine, make_job, editor)
         20,
         engine.logs,
     )
-    now = utcnow()
-    failed = [
-        Execution(
-            id=uuid.uuid4(),
-            job_id=job.id,
-            status="failed",
-            scheduled_for=now,
-            triggered_by="manual",
-        )
-        for job in jobs
-    ]
-    db.session.add_all(failed)
-    db.session.flush()
-    db.session.add_all(
-        RetryItem(execution_id=row.id, job_id=row.job_id, attempt=2, next_try_at=now)
-        for row in failed
-    )
-    db.session.commit()
+    add_due_retries(jobs, utcnow())
     done = lambda: db.session.scalars(select(RetryItem).where(RetryItem.status == "done")).all()  # noqa: E731
     wait_for(lambda: len(done()) == count, 60, engine.logs)
     retries = rows(triggered_by="retry")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from datetime import timedelta
-
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import Execution, utcnow
 from app.services.scheduling.summaries import JobSummary, job_summaries
+from tests.conftest import counted_statements
 
 
 def add_run(job, status, created_at, **fields):
@@ -54,20 +52,6 @@ def test_timeouts_count_as_failures(editor, make_job):
     assert (summary.last_status, summary.failed_24h, summary.succeeded_24h) == ("timeout", 1, 0)
 
 
-@contextlib.contextmanager
-def counting_statements():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def test_a_page_costs_the_same_queries_whatever_its_size(editor, make_job):
     now = utcnow()
     jobs = [make_job(editor, name=f"job {n}") for n in range(50)]
@@ -75,9 +59,9 @@ def test_a_page_costs_the_same_queries_whatever_its_size(editor, make_job):
         add_run(job, "success" if n % 2 else "failed", now - timedelta(minutes=n))
     db.session.commit()
     ids = [job.id for job in jobs]
-    with counting_statements() as small:
+    with counted_statements() as small:
         five = job_summaries(db.session, ids[:5], now)
-    with counting_statements() as large:
+    with counted_statements() as large:
         fifty = job_summaries(db.session, ids, now)
     assert len(five) == 5 and len(fifty) == 50
     assert len(small) == len(large) == 4

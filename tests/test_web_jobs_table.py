@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db
 from app.models import ScheduledJob, utcnow
 from app.services.scheduling import jobs
+from tests.conftest import counted_statements
 from tests.test_auth import csrf_token
 from tests.test_web_jobs import names_in
 from tests.test_web_jobs_actions import PARTIAL, form, fresh, sign_in
-
-
-@contextmanager
-def counted_queries():
-    """Count the SQL statements sent while the block runs."""
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_queries_per_page_do_not_grow_with_rows(client, admin, editor, make_job, make_execution):
@@ -41,7 +25,7 @@ def test_queries_per_page_do_not_grow_with_rows(client, admin, editor, make_job,
             make_execution(job, status="success", duration_seconds=1.5)
             make_execution(job, status="failed")
         client.get("/jobs")  # warm caches (catalogue, session user)
-        with counted_queries() as statements:
+        with counted_statements() as statements:
             html = client.get("/jobs").get_data(as_text=True)
         assert len(names_in(html)) == total
         counts.append(len(statements))

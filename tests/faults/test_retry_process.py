@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
 
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Execution, RetryItem, SchedulerInstance, utcnow
+from tests.conftest import add_due_retries
 from tests.engine import wait_for
 
 ITEMS, BATCH = 120, 25
@@ -19,28 +19,6 @@ ITEMS, BATCH = 120, 25
 def _count(*where):
     db.session.rollback()
     return db.session.scalar(select(func.count()).select_from(RetryItem).where(*where))
-
-
-def _due_items(jobs, now):
-    """One due retry item per job: a job's retries start one after another, so a
-    backlog that drains in batches is many jobs' failures."""
-    failed = [
-        Execution(
-            id=uuid.uuid4(),
-            job_id=job.id,
-            status="failed",
-            scheduled_for=now,
-            triggered_by="manual",
-        )
-        for job in jobs
-    ]
-    db.session.add_all(failed)
-    db.session.flush()
-    db.session.add_all(
-        RetryItem(execution_id=row.id, job_id=row.job_id, attempt=2, next_try_at=now)
-        for row in failed
-    )
-    db.session.commit()
 
 
 def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
@@ -58,7 +36,7 @@ def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
         20,
         engine.logs,
     )
-    _due_items(jobs, utcnow())
+    add_due_retries(jobs, utcnow())
     # Kill it while it holds a claimed batch it has not launched yet.
     deadline = time.monotonic() + 20
     while not _count(RetryItem.status == "claimed"):
