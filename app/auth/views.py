@@ -80,6 +80,7 @@ def login() -> str | Response:
             db.session.commit()
             login_user(user)
             session[_EPOCH_KEY] = user.session_epoch
+            session.update(user.preferences or {})  # language, display zone, theme
             return redirect(_safe_next(form.next.data))
         flash(_("Wrong e-mail or password."), "error")
     return render_template("auth/login.html", form=form)

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -29,6 +29,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Copied into the session cookie at sign-in; bumping it ends every session of this user.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The shell's choices (language, display zone, theme), restored at every sign-in.
+    preferences: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 

@@ -1,7 +1,8 @@
-"""Language, display time zone and theme: chosen per session, used by every page.
+"""Language, display time zone and theme: chosen in the shell, used by every page.
 
-The choices live in the session until users get a preferences column (a later
-migration); ``select_locale``/``select_timezone`` are Flask-Babel's selectors.
+Pages read the choices from the session; a signed-in user's choices are also
+kept on the user (``User.preferences``) and put back into the session at each
+sign-in. ``select_locale``/``select_timezone`` are Flask-Babel's selectors.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""POST /preferences: language, display zone and theme for this session."""
+"""POST /preferences: language, display zone and theme, kept for the signed-in user."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, session, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from app.extensions import db
+from app.services.users import accounts
 from app.web import i18n
 from app.web.forms import ZONE_OTHER, PreferencesForm
 from app.web.redirects import safe_local_path
@@ -13,16 +16,24 @@ bp = Blueprint("preferences", __name__)
 
 
 def _save(form: PreferencesForm) -> None:
-    """Store only the fields this form sent (the language switch sends only ``lang``)."""
+    """Store only the fields this form sent (the language switch sends only ``lang``).
+
+    The session applies them at once; a signed-in user keeps them for the next
+    sign-in too. The browser's own zone belongs to the device, not the user.
+    """
+    changes: dict[str, str] = {}
     if form.lang.data:
-        session[i18n.LANG_KEY] = form.lang.data
+        changes[i18n.LANG_KEY] = form.lang.data
     if form.theme.data:
-        session[i18n.THEME_KEY] = form.theme.data
+        changes[i18n.THEME_KEY] = form.theme.data
     if form.zone.data:
         zone = form.zone_name.data.strip() if form.zone.data == ZONE_OTHER else form.zone.data
-        session[i18n.ZONE_KEY] = zone
+        changes[i18n.ZONE_KEY] = zone
+    session.update(changes)
     if form.browser_zone.data:
         session[i18n.BROWSER_ZONE_KEY] = form.browser_zone.data
+    if changes and current_user.is_authenticated:
+        accounts.save_preferences(db.session, current_user, changes)
 
 
 @bp.route("/preferences", methods=["POST"])

@@ -28,9 +28,11 @@ from playwright.sync_api import (
     Response,
     sync_playwright,
 )
+from sqlalchemy import update
 from werkzeug.serving import make_server
 
 from app.extensions import db
+from app.models import User
 from app.services.scheduling import catalog
 from app.services.users import accounts
 from tests.conftest import PASSWORD, make_app
@@ -92,6 +94,18 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_preferences(live_app: Any) -> None:
+    """Each test starts with every user's saved language, zone and theme cleared.
+
+    Preferences are kept per user across sign-ins, so a test that switches to
+    Arabic would otherwise leave every later test signing in to Arabic pages.
+    """
+    with live_app.app_context():
+        db.session.execute(update(User).values(preferences=None))
+        db.session.commit()
 
 
 @pytest.fixture(scope="session")

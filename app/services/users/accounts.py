@@ -177,6 +177,18 @@ def _keep_an_admin(session: DbSession, leaving: User) -> None:
         raise Conflict(_("This is the last active admin; make another admin first."))
 
 
+PREFERENCE_KEYS = frozenset({"lang", "zone", "theme"})
+
+
+def save_preferences(session: DbSession, user: User, changes: dict[str, str]) -> None:
+    """Remember the shell's choices for this user (the web layer validated the values)."""
+    unknown = set(changes) - PREFERENCE_KEYS
+    if unknown:
+        raise Invalid(fields={key: _("is not a preference") for key in sorted(unknown)})
+    user.preferences = {**(user.preferences or {}), **changes}
+    session.commit()
+
+
 def find_user(session: DbSession, email: str) -> User | None:
     """The user with this e-mail, if any."""
     return session.scalar(select(User).where(User.email == email.strip().lower()))
