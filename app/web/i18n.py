@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.dates import format_datetime
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 from flask_babel import format_timedelta, get_locale
 
 from app.config import PROJECT_ROOT
@@ -111,7 +111,13 @@ def template_context() -> dict[str, Any]:
         "display_zone": select_timezone(),
         "zone_choice": zone_choice(),
         "zone_detected": BROWSER_ZONE_KEY in session,
+        "has_endpoint": has_endpoint,
     }
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether a page is registered (the menu lists only pages that exist)."""
+    return name in current_app.view_functions
 
 
 def register(app: Flask) -> None:

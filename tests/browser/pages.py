@@ -32,6 +32,16 @@ def signed_in_page(open_page: Callable[..., Page], live_server, kind: str) -> Pa
     return page
 
 
+def htmx_idle(page: Page) -> None:
+    """Wait until htmx has swapped and settled, so new content has its triggers attached.
+
+    htmx wires up swapped-in elements in its settle step (20 ms after the swap); a
+    field filled before then fires its ``input`` event with no listener.
+    """
+    busy = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+    page.wait_for_function(f"() => !document.querySelector('{busy}')")
+
+
 def settle(page: Page) -> None:
     """Let late requests (the favicon, the zone sent in the background) finish."""
     page.wait_for_load_state("networkidle")

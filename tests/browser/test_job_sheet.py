@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.pages import forget_new_jobs, settle, signed_in_page
+from tests.browser.pages import forget_new_jobs, htmx_idle, settle, signed_in_page
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -26,6 +26,7 @@ def test_create_in_the_sheet_then_edit_from_the_row(open_page, live_server, scre
     sheet.get_by_role("button", name="Save").click()
     expect(sheet.locator("[aria-invalid=true]").first).to_be_visible()
     expect(sheet).to_be_visible()
+    htmx_idle(page)
     sheet.locator("input[name=cron_expression]").fill("*/5 * * * *")
     expect(sheet.locator("#job-preview")).to_contain_text("UTC")
     settle(page)
