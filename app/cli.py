@@ -249,14 +249,15 @@ def reconcile_command() -> None:
 
     from app.engine.scheduler import carry_out
     from app.queues import recurrence
-    from app.services.ledger import reconcile
+    from app.services.ledger import reconcile, reconcile_log
 
     rec = recurrence()
     config = current_app.config
+    now = utcnow()
     plan, report = reconcile.reconcile(
         db.session,
         rec,
-        utcnow(),
+        now,
         None,
         timedelta(seconds=float(config["WORKER_LOST_SECONDS"])),
         max_abandoned=int(config["RETRY_MAX_ABANDONED"]),
@@ -265,6 +266,7 @@ def reconcile_command() -> None:
     )
     db.session.commit()
     carry_out(rec, plan, None)
+    reconcile_log.record_reconcile(rec.connection, now, dict(report.counts))
     click.echo(report.summary())
 
 

@@ -16,6 +16,7 @@ from flask import Flask, current_app, has_app_context
 from rq import get_current_job
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
+from app import telemetry
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, ScheduledJob, utcnow
 from app.services.events import deliveries
@@ -60,16 +61,21 @@ def run_execution(execution_id: str) -> None:
             return
         execution, job = claimed
         outcome = runs.Outcome(ExecutionStatus.FAILED, error="the run ended unexpectedly")
+        ran: float | None = None  # seconds the task ran, once it returned
         try:
             runs.wait_until_due(execution)
+            started = time.monotonic()
             outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
+            ran = time.monotonic() - started
         finally:
             limit = current_app.config["RETRY_MAX_ABANDONED"]
-            _patiently(
+            recorded = _patiently(
                 "record the outcome",
                 lambda: runs.finish(db.session, ident, outcome, utcnow(), limit),
                 OUTCOME_PATIENCE,
             )
+            if recorded:  # counted once, by whoever closed the run
+                telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
             db.session.remove()
 
 

@@ -1,8 +1,10 @@
-"""Prometheus metrics at ``/metrics``, computed at scrape time from the database and Redis.
+"""Prometheus metrics at ``/metrics``: scrape-time gauges plus every process's event figures.
 
-Every figure here is a count of rows (or a Redis queue length) read when Prometheus
-scrapes, so it is the same whichever gunicorn worker answers and whatever process
-(scheduler, worker, retry runner) changed it: no shared state between processes.
+The gauges here are counts of rows (or Redis queue lengths) read when Prometheus
+scrapes, so they are the same whichever gunicorn worker answers and whatever
+process (scheduler, worker, retry runner) changed them. Events (slots fired,
+lateness, run outcomes and durations, leadership, reconciles) are counted where
+they happen and added up here from the multiprocess directory (``app/telemetry.py``).
 Access: a bearer token (``METRICS_TOKEN``) or a client address inside
 ``METRICS_ALLOWED_NETWORKS`` (default: this host only).
 """
@@ -23,6 +25,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from app import telemetry
 from app.extensions import DbSession, db
 from app.models import (
     Execution,
@@ -52,6 +55,7 @@ def metrics() -> Any:
         )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AlmanacCollector(db.session))
+    telemetry.collect_into(registry)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE)
 
 

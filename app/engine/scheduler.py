@@ -17,12 +17,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
+from app import telemetry
 from app.engine.loop import GracefulLoop
 from app.extensions import db
 from app.models import Execution, InstanceRole, utcnow
 from app.queues import recurrence
 from app.services.batches import chunks
-from app.services.ledger import firing, instances, leadership, reconcile
+from app.services.ledger import firing, instances, leadership, reconcile, reconcile_log
 from app.services.ledger.firing import Due, Plan
 from app.services.ledger.recurrence import Fenced, Recurrence, execution_id_of
 from app.version import __version__
@@ -60,6 +61,7 @@ class SchedulerProcess(GracefulLoop):
                 db.session, InstanceRole.SCHEDULER.value, __version__, utcnow()
             )
             self.instance_id = instance.id
+            self._show_leadership()
             log.info("scheduler %s started (poll %.2fs)", instance.id, self.poll)
             try:
                 while not self.stopping:
@@ -81,6 +83,7 @@ class SchedulerProcess(GracefulLoop):
             log.warning("lost leadership: %s", error)
             db.session.rollback()
             self.lease = None
+            self._show_leadership()
         except (SQLAlchemyError, RedisError, OSError):
             log.exception("scheduler pass failed (database or Redis); retrying")
             self._recover()
@@ -109,6 +112,7 @@ class SchedulerProcess(GracefulLoop):
             self.lease = None
         if self.lease is not None:
             log.info("leading with fencing token %d", self.lease.token)
+            self._show_leadership()
             self._next_reconcile = now  # reconcile at once (fully) on taking over
             self._passes = 0
             self._next_renew = now + self.lease_ttl / 3
@@ -144,7 +148,23 @@ class SchedulerProcess(GracefulLoop):
         self._commit(plan, now)
         if report.counts:
             log.info("reconcile: %s", report.summary())
+        self._record_reconcile(now, report)
         return report
+
+    def _record_reconcile(self, now: datetime, report: reconcile.Report) -> None:
+        """Metrics, and the report the status page shows (a Redis hiccup only loses that)."""
+        changes = dict(report.counts)
+        telemetry.reconciled(now, changes)
+        try:
+            reconcile_log.record_reconcile(self.recurrence.connection, now, changes)
+        except (RedisError, OSError) as error:
+            log.warning("could not record the reconcile report in Redis: %s", error)
+
+    def _show_leadership(self) -> None:
+        """The leader gauges of this instance follow every change of role."""
+        if self.instance_id is not None:
+            token = self.lease.token if self.lease is not None else None
+            telemetry.leadership(str(self.instance_id), token)
 
     def tick(self, now: datetime) -> None:
         """Fire what is due first (moved at once), then plan and arm the next slots."""
@@ -203,6 +223,8 @@ class SchedulerProcess(GracefulLoop):
         assert self.lease is not None
         leadership.fence(db.session, self.lease, now)
         db.session.commit()
+        telemetry.slots_fired(plan.fired)  # committed: these slots did fire
+        plan.fired = []
         try:
             carry_out(self.recurrence, plan, self.lease.token)
         except Fenced as error:
@@ -222,8 +244,11 @@ class SchedulerProcess(GracefulLoop):
         db.session.rollback()
         if self.lease is not None:
             leadership.release(db.session, self.lease)
+            self.lease = None
+            self._show_leadership()
         if self.instance_id is not None:
             instances.stop(db.session, self.instance_id, utcnow())
+        telemetry.process_ended()  # this instance's leader series leave the scrape
         log.info("scheduler stopped %s", self.stop_reason())
 
 

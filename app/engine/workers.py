@@ -28,6 +28,7 @@ from rq.worker.base import BaseWorker
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from app import telemetry
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
 from app.queues import redis_connection
@@ -283,6 +284,7 @@ def _in_the_horse(engine: Engine) -> None:
     global _BEATING
     _BEATING = threading.Lock()  # the copy the horse inherited is held
     engine.dispose(close=False)
+    telemetry.enter_work_horse()
 
 
 def _release_session() -> None:

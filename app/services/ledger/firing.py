@@ -48,6 +48,8 @@ class Plan:
     next: list[tuple[ScheduledJob, datetime]] = field(default_factory=list)
     # Slots moved out of rq-scheduler, to be marked queued (mark_moved).
     moved_ids: list[uuid.UUID] = field(default_factory=list)
+    # (queue, seconds late) of every slot started, counted once the plan commits.
+    fired: list[tuple[str, float]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """Nothing for Redis to do and nothing to plan."""
@@ -282,6 +284,8 @@ def _start(item: Due, now: datetime, plan: Plan) -> None:
         row.queued_at = now
         plan.enqueue.append(arm_of(row.job, row))
     plan.counts["fired"] += 1
+    assert row.scheduled_for is not None
+    plan.fired.append((row.job.effective_queue, (now - row.scheduled_for).total_seconds()))
 
 
 def mark_moved(session: DbSession, plan: Plan, now: datetime) -> None:
