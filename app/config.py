@@ -169,8 +169,18 @@ def load_config(
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
+    _check_metrics_dir(env.get("PROMETHEUS_MULTIPROC_DIR", ""))
     if not config["RATELIMIT_STORAGE_URI"]:
         # Share login counters across gunicorn workers through the same Redis.
         redis_url: str = config["REDIS_URL"]
         config["RATELIMIT_STORAGE_URI"] = redis_url.replace("unix://", "redis+unix://", 1)
     return config
+
+
+def _check_metrics_dir(raw: str) -> None:
+    """Multiprocess metrics need their directory before the first count, not mid-pass."""
+    if raw and not Path(raw).is_dir():
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR must be an existing directory, got {raw!r} "
+            "(create and empty it before starting the processes, as scripts/run.sh does)"
+        )

@@ -21,6 +21,11 @@ if [[ -f .env ]]; then
 fi
 export PORT=${PORT:-5000}
 export FLASK_APP=app:create_app
+# Metrics (prometheus_client multiprocess mode): every process counts into this
+# directory and the web's /metrics adds them up. It must exist before any
+# process starts and be emptied before the Procfile processes start (below).
+export PROMETHEUS_MULTIPROC_DIR=${PROMETHEUS_MULTIPROC_DIR:-$ROOT/instance/metrics}
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 
 apt_install() {
     [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null || return 1
@@ -126,6 +131,10 @@ banner "$login"
     done
 ) &
 banner_pid=$!
+
+# Last run's figures (and the flask commands' above) go: counters start at zero.
+find "$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -type f -name '*.db' -delete
+say "metrics of every process in $PROMETHEUS_MULTIPROC_DIR"
 
 # Not exec: this shell stays to stop the private Redis when honcho ends.
 .venv/bin/honcho start -f Procfile &

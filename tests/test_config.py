@@ -213,3 +213,11 @@ def test_create_app_reads_the_environment(monkeypatch, tmp_path):
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["HISTORY_RETENTION_DAYS"] == 7
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'app.db'}"
+
+
+def test_a_missing_metrics_directory_fails_start_up(tmp_path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        load_config({"PROMETHEUS_MULTIPROC_DIR": str(missing), "SECRET_KEY": "x" * 32}, tmp_path)
+    missing.mkdir()
+    load_config({"PROMETHEUS_MULTIPROC_DIR": str(missing), "SECRET_KEY": "x" * 32}, tmp_path)
