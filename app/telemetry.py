@@ -55,6 +55,8 @@ def multiprocess_dir() -> str | None:
 
 if multiprocess_dir():
     values.ValueClass = values.MultiProcessValue(_process_identifier)  # type: ignore[no-untyped-call]
+else:  # prometheus_client alone would take an empty variable for a directory (the cwd)
+    values.ValueClass = values.MutexValue
 
 SLOTS_FIRED = Counter(
     "almanac_slots_fired",
