@@ -153,3 +153,21 @@ def test_scrape_adds_up_every_process_of_the_multiprocess_directory(client, tmp_
     assert "tele-mp-scheduler" in instances and "tele-mp-stopped" not in instances
     # The scrape-time gauges are still there beside the event figures.
     assert ("almanac_leader_present", ()) in samples
+
+
+def test_gunicorn_forgets_a_dead_workers_live_gauges_only(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    for name in ("gauge_liveall_4242.db", "counter_4242.db", "gauge_liveall_4343.db"):
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setenv(telemetry.MULTIPROC_ENV, str(tmp_path))
+
+    class Worker:
+        pid = 4242
+
+    conf.child_exit(None, Worker())
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == ["counter_4242.db", "gauge_liveall_4343.db"]  # counters outlive the worker
