@@ -83,3 +83,23 @@ def test_flask_reconcile_records_its_report(runner, rec, editor, make_job):
     assert result.exit_code == 0, result.output
     report = last_reconcile(rec.connection)
     assert report is not None and report.changes == {"armed": 1}
+
+
+def test_a_run_closed_as_worker_lost_is_counted_once_committed_untimed(app, rec, editor, make_job):
+    from tests.test_ledger import queued
+
+    job = make_job(editor)
+    row = queued(job, started_at=utcnow() - timedelta(minutes=5), worker_name="gone:1")
+    row.status = "running"
+    db.session.commit()
+    task = job.task_function.name
+    ended = _sample("almanac_runs_ended_total", status="failed", task=task)
+    timed = _sample("almanac_run_duration_seconds_count", task=task)
+    process = SchedulerProcess(app)
+    process.recurrence = rec
+    process.instance_id = instances.register(db.session, "scheduler", "test", utcnow()).id
+    process._pass()  # takes the lease and reconciles: the run is closed as worker lost
+    assert last_reconcile(rec.connection).changes.get("worker lost") == 1
+    assert _sample("almanac_runs_ended_total", status="failed", task=task) == ended + 1
+    assert _sample("almanac_run_duration_seconds_count", task=task) == timed
+    process._shutdown()

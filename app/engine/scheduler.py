@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from app import telemetry
 from app.engine.loop import GracefulLoop
 from app.extensions import db
-from app.models import Execution, InstanceRole, utcnow
+from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
 from app.queues import recurrence
 from app.services.batches import chunks
 from app.services.ledger import firing, instances, leadership, reconcile, reconcile_log
@@ -224,7 +224,9 @@ class SchedulerProcess(GracefulLoop):
         leadership.fence(db.session, self.lease, now)
         db.session.commit()
         telemetry.slots_fired(plan.fired)  # committed: these slots did fire
-        plan.fired = []
+        for task in plan.lost:  # how long a lost run really ran is unknown
+            telemetry.run_ended(task, ExecutionStatus.FAILED.value, None)
+        plan.fired, plan.lost = [], []
         try:
             carry_out(self.recurrence, plan, self.lease.token)
         except Fenced as error:

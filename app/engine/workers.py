@@ -322,5 +322,7 @@ def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:
     if row is not None and row.status == ExecutionStatus.RUNNING:
         reason = f"worker lost: work horse {retpid} died (status {ret_val})"
         runs.fail_lost(db.session, row, reason, utcnow(), current_app.config["RETRY_MAX_ABANDONED"])
+        task = row.job.task_function.name
         db.session.commit()
+        telemetry.run_ended(task, ExecutionStatus.FAILED.value, None)
     db.session.remove()

@@ -50,6 +50,8 @@ class Plan:
     moved_ids: list[uuid.UUID] = field(default_factory=list)
     # (queue, seconds late) of every slot started, counted once the plan commits.
     fired: list[tuple[str, float]] = field(default_factory=list)
+    # Tasks of runs closed as "worker lost", counted once the plan commits.
+    lost: list[str] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         """Nothing for Redis to do and nothing to plan."""

@@ -360,6 +360,7 @@ def _sweep_abandoned(
             reason = f"worker lost: {row.worker_name} stopped beating"
             runs.fail_lost(session, row, reason, now, max_abandoned)
             plan.counts["worker lost"] += 1
+            plan.lost.append(row.job.task_function.name)
 
 
 __all__ = ["Report", "reconcile", "sync_job"]

@@ -18,7 +18,6 @@ from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import aliased
 
-from app import telemetry
 from app.extensions import DbSession
 from app.models import (
     Execution,
@@ -265,8 +264,6 @@ def fail_lost(
     if execution.started_at:
         execution.duration_seconds = (now - execution.started_at).total_seconds()
     _ended(session, execution, now, abandoned=True, max_abandoned=max_abandoned)
-    # No duration observed: how long a lost run really ran is unknown.
-    telemetry.run_ended(execution.job.task_function.name, execution.status, None)
 
 
 def trigger(
