@@ -186,6 +186,15 @@ def test_users_page_full_and_partial(client, admin, editor):
     assert partial.lstrip().startswith('<div id="users-region">')
 
 
+def test_own_row_links_to_the_profile_instead_of_disable_and_reset(client, admin, editor):
+    sign_in(client, admin)
+    html = client.get("/settings/users").get_data(as_text=True)
+    assert f"/settings/users/{editor.id}/disable" in html
+    assert f"/settings/users/{editor.id}/password" in html
+    assert f"/settings/users/{admin.id}/disable" not in html
+    assert f"/settings/users/{admin.id}/password" not in html
+
+
 def test_admin_creates_a_user_with_a_one_time_password(app, client, admin):
     sign_in(client, admin)
     data = {"csrf_token": csrf_token(client, "/settings/users"), "email": "New@Example.com"}

@@ -14,7 +14,6 @@ from werkzeug.wrappers import Response as Answer
 from app.auth.views import stamp_session
 from app.extensions import db
 from app.services.users import accounts
-from app.web.forms import PreferencesForm
 from app.web.settings import bp
 from app.web.settings.common import done, form_errors, show, translated
 from app.web.settings.forms import PasswordForm
@@ -25,7 +24,8 @@ _FIELDS = {"password": "new_password"}
 
 
 def _page(form: PasswordForm, errors: dict[str, str], status: int = 200) -> Response:
-    return show(PAGE, PARTIAL, status, form=form, errors=errors, prefs=PreferencesForm())
+    context = {"form": form, "errors": errors, "min_length": accounts.MIN_PASSWORD_LENGTH}
+    return show(PAGE, PARTIAL, status, **context)
 
 
 @bp.route("/settings/profile", methods=["GET", "POST"])
