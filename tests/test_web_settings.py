@@ -131,6 +131,13 @@ def test_bad_password_change_shows_field_errors(client, editor, changes, field, 
     assert accounts.verify_password(fresh(User, editor.id), PASSWORD)  # nothing changed
 
 
+def test_guessing_the_current_password_is_rate_limited(client, editor):
+    sign_in(client, editor)
+    data = password_data(client, current_password="a guess 1234")
+    statuses = [client.post("/settings/profile", data=data).status_code for _ in range(11)]
+    assert statuses[:10] == [422] * 10 and statuses[10] == 429
+
+
 def test_password_change_needs_csrf(client, editor):
     sign_in(client, editor)
     data = password_data(client)

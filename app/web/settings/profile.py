@@ -6,13 +6,13 @@ one place those choices are saved; this module changes the password.
 
 from __future__ import annotations
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response as Answer
 
 from app.auth.views import stamp_session
-from app.extensions import db
+from app.extensions import db, limiter
 from app.services.users import accounts
 from app.web.settings import bp
 from app.web.settings.common import done, form_errors, show, translated
@@ -28,7 +28,13 @@ def _page(form: PasswordForm, errors: dict[str, str], status: int = 200) -> Resp
     return show(PAGE, PARTIAL, status, **context)
 
 
+def _password_limit() -> str:
+    """Guessing the current password here is held to the sign-in form's limit (config)."""
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
 @bp.route("/settings/profile", methods=["GET", "POST"])
+@limiter.limit(_password_limit, methods=["POST"])
 @login_required  # type: ignore[untyped-decorator]
 def profile() -> Answer:
     """The profile page, or (POST) a password change that ends the user's other sessions."""
