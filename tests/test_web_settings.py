@@ -247,6 +247,14 @@ def test_admin_changes_a_role(client, admin, editor):
     assert fresh(User, editor.id).role == "admin"
 
 
+def test_an_unknown_role_is_refused_with_a_message(client, admin, editor):
+    sign_in(client, admin)
+    data = {"csrf_token": csrf_token(client, "/settings/users"), "role": "owner"}
+    response = client.post(f"/settings/users/{editor.id}/role", data=data, headers=PARTIAL)
+    assert response.status_code == 200 and "Choose a role." in response.headers["HX-Trigger"]
+    assert fresh(User, editor.id).role == "editor"
+
+
 def test_the_last_admin_stays_one_and_the_page_says_why(client, admin):
     sign_in(client, admin)
     token = csrf_token(client, "/settings/users")
