@@ -39,7 +39,9 @@ _JOB_RULES = (
     "(GET /api/v1/job-types) and taskFunctionId the id of taskFunction (GET "
     "/api/v1/task-functions); taskFunction must be a registered, active task and taskArgs "
     "must match its argsSchema; endDate must be after startDate; a date job's runAt must "
-    "not be in the past; ownerId must name an existing user."
+    "not be in the past; ownerId must name an existing user. On create, a field left out "
+    "takes the admins' default for new jobs where one is set (/settings/defaults: timezone, "
+    "the retry policy, misfireGraceSeconds, maxInstances, queue), else the built-in default."
 )
 
 

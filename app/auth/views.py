@@ -39,6 +39,12 @@ def load_user(user_id: str) -> User | None:
 _EPOCH_KEY = "_epoch"
 
 
+def stamp_session(user: User) -> None:
+    """Mark this browser's session as current for ``user`` (at sign-in, or after ending the
+    user's other sessions from here, as a password change does)."""
+    session[_EPOCH_KEY] = user.session_epoch
+
+
 @login_manager.unauthorized_handler  # type: ignore[untyped-decorator]
 def unauthorized() -> Response:
     """Send a signed-out visitor to the login page, and back here afterwards.
@@ -79,7 +85,7 @@ def login() -> str | Response:
         if user is not None:
             db.session.commit()
             login_user(user)
-            session[_EPOCH_KEY] = user.session_epoch
+            stamp_session(user)
             session.update(user.preferences or {})  # language, display zone, theme
             return redirect(_safe_next(form.next.data))
         flash(_("Wrong e-mail or password."), "error")

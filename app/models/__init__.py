@@ -2,6 +2,7 @@
 
 from app.models.audit import AuditEvent
 from app.models.cluster import LeaderLease, SchedulerInstance
+from app.models.defaults import DEFAULTS_ROW_ID, JobDefaults
 from app.models.enums import (
     Backoff,
     DeliveryStatus,
@@ -22,6 +23,7 @@ from app.models.users import ApiToken, User
 from app.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
+    "DEFAULTS_ROW_ID",
     "ApiToken",
     "AuditEvent",
     "Backoff",
@@ -29,6 +31,7 @@ __all__ = [
     "Execution",
     "ExecutionStatus",
     "InstanceRole",
+    "JobDefaults",
     "JobStatus",
     "JobType",
     "LeaderLease",

@@ -25,7 +25,7 @@ from app.i18n import _
 from app.models import JobType, ScheduledJob, TaskFunction
 from app.services import limits
 from app.services.errors import Conflict, Invalid
-from app.services.scheduling import sensitive
+from app.services.scheduling import defaults, sensitive
 from app.services.scheduling.catalog import task_function_row
 from app.tasks import TaskArgsError, registry
 
@@ -62,8 +62,11 @@ def normalize_fields(
     """Validate a create (``current`` None) or a partial update; return column values.
 
     ``allow_task`` sees the chosen task before anything else is checked (the
-    system-task rule answers before the task's arguments are judged).
+    system-task rule answers before the task's arguments are judged). A create
+    takes the admin's defaults for new jobs for every field it leaves out.
     """
+    if current is None:
+        data = defaults.for_new_job(session) | data
     errors = _Errors()
     values = {key: _plain(value) for key, value in data.items() if key not in _DERIVED}
     task = _task_function(session, data, current, errors)

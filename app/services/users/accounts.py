@@ -150,6 +150,47 @@ def reset_password(session: DbSession, by: User | None, user_id: uuid.UUID, pass
     return user
 
 
+def change_password(session: DbSession, user: User, current: str, new: str) -> User:
+    """A user's own new password, after the current one; ends every session of theirs; commit.
+
+    The caller re-stamps the session that asked, so only the *other* sessions end.
+    """
+    if not verify_password(user, current):
+        raise AccountError(_("the current password is wrong"), "current_password")
+    _check_password(new)
+    user.password_hash = hash_password(new)
+    end_sessions(user)
+    session.commit()
+    return user
+
+
+def _one_time_password() -> str:
+    """A random password for a new or reset account, shown once to the admin who made it."""
+    return secrets.token_urlsafe(12)
+
+
+def invite_user(
+    session: DbSession, by: User, email: str, role: str, display_name: str | None = None
+) -> tuple[User, str]:
+    """Create a user with a one-time password (admins only) and commit; returns both."""
+    password = _one_time_password()
+    return create_user(session, email, password, role, display_name, by=by), password
+
+
+def reset_to_one_time(session: DbSession, by: User, user_id: uuid.UUID) -> tuple[User, str]:
+    """Give a user a new one-time password (admins only), ending their sessions; commit."""
+    access.require_admin(by, _("Only admins may reset passwords."))
+    password = _one_time_password()
+    return reset_password(session, by, user_id, password), password
+
+
+def list_users(session: DbSession, by: User) -> list[User]:
+    """Every account, admins first, then by e-mail (admins only)."""
+    access.require_admin(by, _("Only admins may manage other users."))
+    order = (User.role != Role.ADMIN.value, User.email)
+    return list(session.scalars(select(User).order_by(*order)))
+
+
 def end_sessions(user: User) -> None:
     """End every signed-in session of ``user`` (the caller commits): the cookies' epoch is stale."""
     user.session_epoch = (user.session_epoch or 0) + 1

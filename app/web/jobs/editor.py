@@ -31,10 +31,12 @@ from app.queues import recurrence
 from app.services import access
 from app.services.errors import Invalid
 from app.services.scheduling import catalog, jobs, schedule
+from app.services.scheduling import defaults as job_defaults
 from app.services.scheduling.job_fields import normalize_fields
 from app.web.i18n import select_timezone
 from app.web.jobs import args, bp
 from app.web.jobs.forms import (
+    BACKOFF,
     INTERVAL_UNITS,
     NEW_JOB_DEFAULTS,
     JobForm,
@@ -61,6 +63,8 @@ class Editor:
     errors: dict[str, str] = field(default_factory=dict)
     preview: schedule.Preview | None = None
     preview_error: str | None = None
+    # "Default for new jobs: …" per field, on the form of a new job (see ``_default_notes``).
+    default_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def keep(self) -> dict[str, Any]:
@@ -107,10 +111,13 @@ def _build(job: ScheduledJob | None, source: ScheduledJob | None) -> Editor:
         data = initial_values(stored, ZoneInfo(stored.timezone)) if stored else {}
         if source is not None:
             data["name"] = _("Copy of %(name)s", name=source.name)
-        form = JobForm(data=NEW_JOB_DEFAULTS | {"timezone": select_timezone()} | data)
+        start = NEW_JOB_DEFAULTS | {"timezone": select_timezone()} | _chosen_defaults()
+        form = JobForm(data=start | data)
     form.task_function.choices = [(row.name, row.display_name) for row in tasks]
     form.task_function.validate_choice = False  # the service answers for unknown and system tasks
     editor = Editor(form=form, job=job, source=source)
+    if job is None:
+        editor.default_notes = _default_notes()
     by_name = {row.name: row for row in catalog.active_task_functions(db.session)}
     chosen = form.task_function.data or (tasks[0].name if tasks else "")
     editor.task = by_name.get(chosen) or (tasks[0] if tasks else None)
@@ -121,6 +128,20 @@ def _build(job: ScheduledJob | None, source: ScheduledJob | None) -> Editor:
     if request.method == "POST":
         args.refill(editor.arg_fields, request.form, set(editor.keep))
     return editor
+
+
+def _chosen_defaults() -> dict[str, Any]:
+    """The admin's defaults for new jobs (``/settings/defaults``), as form values."""
+    return job_defaults.for_new_job(db.session)
+
+
+def _default_notes() -> dict[str, str]:
+    """What the form says next to a field that has a default for new jobs."""
+    words = dict(BACKOFF)
+    return {
+        name: _("Default for new jobs: %(value)s", value=words.get(value, value))
+        for name, value in _chosen_defaults().items()
+    }
 
 
 def _with_preview(editor: Editor) -> Editor:
