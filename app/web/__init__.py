@@ -7,9 +7,11 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
-    from app.web import i18n, jobs, preferences, runs
+    from app.web import i18n, jobs, preferences, runs, tokens, webhooks
 
     i18n.register(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(tokens.bp)
+    app.register_blueprint(webhooks.bp)

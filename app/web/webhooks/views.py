@@ -1,0 +1,244 @@
+"""``/settings/webhooks``: the list, the create and edit form, and one webhook's page with
+its delivery log (which polls itself while a delivery is still on its way).
+
+The service decides everything (``app.services.events``); this module maps its
+snake_case error paths onto the form's fields, which share those names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import flask
+from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from app import htmx, signing
+from app.extensions import db
+from app.models import DeliveryStatus, Webhook, utcnow
+from app.services import access
+from app.services.errors import Invalid
+from app.services.events import deliveries, webhooks
+from app.web.jobs.action_forms import ActionForm
+from app.web.jobs.helpers import shown
+from app.web.webhooks import bp
+from app.web.webhooks.forms import SCOPE_ALL, WebhookForm, initial
+
+PER_PAGE = 20
+MAX_JOB_CHOICES = 500
+# A delivery in one of these may still change: the log polls while it shows one.
+UNSETTLED = {
+    DeliveryStatus.PENDING.value,
+    DeliveryStatus.QUEUED.value,
+    DeliveryStatus.SENDING.value,
+}
+DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+@dataclass(frozen=True)
+class ListState:
+    """The list's URL: its page (the pager macro asks ``url_args``)."""
+
+    page: int = 1
+
+    def url_args(self, **changes: Any) -> dict[str, Any]:
+        """Query arguments for this state with ``changes``, the first page left out."""
+        merged = {"page": self.page} | changes
+        return {k: v for k, v in merged.items() if not (k == "page" and v == 1)}
+
+
+@dataclass(frozen=True)
+class LogState:
+    """The delivery log's URL: which webhook, which page, which status."""
+
+    webhook_id: uuid.UUID
+    page: int = 1
+    status: str = ""
+
+    def url_args(self, **changes: Any) -> dict[str, Any]:
+        """Arguments for ``url_for('webhooks.detail', …)`` with ``changes``, defaults left out."""
+        merged = {"page": self.page, "status": self.status} | changes
+        args = {k: v for k, v in merged.items() if v not in ("", 1)}
+        return {"webhook_id": self.webhook_id} | args
+
+
+def _pages(total: int | None) -> int:
+    return max(1, -(-(total or 0) // PER_PAGE))
+
+
+@bp.route("/settings/webhooks")
+@login_required  # type: ignore[untyped-decorator]
+def index() -> Response:
+    """The webhooks this user may see, newest first; htmx pages swap only the list."""
+    state = ListState(_page_number(request.args.get("page")))
+    page = webhooks.list_webhooks(
+        db.session, current_user, webhooks.WebhookFilters(page=state.page, per_page=PER_PAGE)
+    )
+    ids = {row.job_id for row in page.items if row.job_id}
+    return htmx.render(
+        "webhooks/index.html",
+        "webhooks/_list.html",
+        state=state,
+        result=page,
+        pages=_pages(page.total),
+        names=webhooks.job_names(db.session, ids),
+        can_change={
+            row.id: webhooks.may_change(db.session, current_user, row) for row in page.items
+        },
+    )
+
+
+@dataclass
+class Editor:
+    """What the form template needs (``editor.errors`` feeds the shared field macros)."""
+
+    form: WebhookForm
+    webhook: Webhook | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    jobs: list[tuple[str, str]] = field(default_factory=list)
+    jobs_cut: bool = False
+
+
+def _editor(row: Webhook | None) -> Editor:
+    """The form from the request (POST), the stored webhook, or ``?job=<id>`` for a new one."""
+    if request.method == "POST":
+        form = WebhookForm()
+    elif row is not None:
+        form = WebhookForm(data=initial(row))
+    else:
+        form = WebhookForm(data={"job_id": request.args.get("job", "")})
+    if not access.sees_all_accounts(current_user):
+        form.scope.choices = [choice for choice in form.scope.choices if choice[0] != SCOPE_ALL]
+    rows = webhooks.job_choices(db.session, current_user, MAX_JOB_CHOICES + 1)
+    choices = [(str(job.id), job.name) for job in rows[:MAX_JOB_CHOICES]]
+    chosen = _uuid(form.job_id.data or "")
+    if chosen and str(chosen) not in {value for value, _label in choices}:  # beyond the cut
+        name = webhooks.job_names(db.session, {chosen}).get(chosen, str(chosen))
+        choices.insert(0, (str(chosen), name))
+    form.job_id.choices = [("", _("Choose a job…")), *choices]
+    return Editor(form, row, jobs=choices, jobs_cut=len(rows) > MAX_JOB_CHOICES)
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _save(editor: Editor) -> Webhook | None:
+    """Save through the service; on refusal fill ``editor.errors`` and write nothing."""
+    form = editor.form
+    form.validate()
+    editor.errors = {name: str(messages[0]) for name, messages in form.errors.items() if messages}
+    if form.job_missing():
+        editor.errors.setdefault("job_id", _("Choose the job, or every job."))
+    if editor.errors:
+        return None
+    data, now = form.service_data(), utcnow()
+    try:
+        if editor.webhook is None:
+            return webhooks.create_webhook(db.session, current_user, data, now)
+        return webhooks.update_webhook(db.session, current_user, editor.webhook, data, now)
+    except Invalid as error:
+        db.session.rollback()
+        editor.errors = {key: shown(message) for key, message in error.fields.items()}
+        editor.errors = editor.errors or {"form": shown(error.message)}
+        return None
+
+
+def _show_form(editor: Editor, status: int = 200) -> Response:
+    """The form page, or only the form for htmx (errors re-render with 200 so htmx swaps)."""
+    response = htmx.render(
+        "webhooks/form.html", "webhooks/_form.html", editor=editor, form=editor.form
+    )
+    if not htmx.is_partial_request():
+        response.status_code = status
+    return response
+
+
+def shown_secret(row: Webhook, created: bool) -> flask.Response:
+    """The webhook's whole page with its secret, shown this once: never cached, and the answer
+    to the POST itself (a redirect would have to carry the secret in the session cookie)."""
+    title = _("Webhook created.") if created else _("New signing secret.")
+    response = _detail(row, full=True, secret=row.secret, secret_title=title)
+    response.headers["Cache-Control"] = "no-store"
+    response.status_code = 201 if created else 200
+    return response
+
+
+@bp.route("/settings/webhooks/new", methods=["GET", "POST"])
+@login_required  # type: ignore[untyped-decorator]
+def new() -> Response:
+    """Add a webhook (``?job=<id>`` picks the job); the secret is shown once after saving."""
+    access.require_writer(current_user, _("Viewers cannot change webhooks."))
+    editor = _editor(None)
+    if request.method == "GET":
+        return _show_form(editor)
+    row = _save(editor)
+    if row is None:
+        return _show_form(editor, 422)
+    return shown_secret(row, created=True)
+
+
+@bp.route("/settings/webhooks/<uuid:webhook_id>/edit", methods=["GET", "POST"])
+@login_required  # type: ignore[untyped-decorator]
+def edit(webhook_id: uuid.UUID) -> Response:
+    """Change a webhook (its secret stays; rotating it is its own action)."""
+    row = webhooks.get_webhook(db.session, current_user, webhook_id)
+    webhooks.require_change(db.session, current_user, row.job_id)
+    editor = _editor(row)
+    if request.method == "GET":
+        return _show_form(editor)
+    if _save(editor) is None:
+        return _show_form(editor, 422)
+    flash(_("Webhook saved."), "success")
+    return redirect(url_for("webhooks.detail", webhook_id=row.id), code=303)
+
+
+def _detail(
+    row: Webhook, full: bool = False, page: int | None = None, **context: Any
+) -> flask.Response:
+    """The webhook's page, or (htmx, unless ``full``) only its delivery log."""
+    status = request.args.get("status", "") if page is None else ""
+    state = LogState(row.id, page or _page_number(request.args.get("page")), status)
+    log = deliveries.list_deliveries(
+        db.session, current_user, row, state.page, PER_PAGE,
+        status if status in DELIVERY_STATUSES else None,
+    )  # fmt: skip
+    names = webhooks.job_names(db.session, {row.job_id} if row.job_id else set())
+    context |= dict(
+        hook=row,
+        job_name=names.get(row.job_id) if row.job_id else None,
+        secret_hint=signing.hint(row.secret),
+        can_change=webhooks.may_change(db.session, current_user, row),
+        log=log,
+        state=state,
+        pages=_pages(log.total),
+        statuses=DELIVERY_STATUSES,
+        polling=any(item.status in UNSETTLED for item in log.items),
+        action_form=ActionForm(formdata=None),
+    )
+    if full:
+        return make_response(render_template("webhooks/detail.html", **context))
+    return htmx.render("webhooks/detail.html", "webhooks/_deliveries.html", live=True, **context)
+
+
+def show_log(row: Webhook) -> flask.Response:
+    """The delivery log's first page (after a ping or a replay: the new delivery is on top)."""
+    return _detail(row, page=1)
+
+
+@bp.route("/settings/webhooks/<uuid:webhook_id>")
+@login_required  # type: ignore[untyped-decorator]
+def detail(webhook_id: uuid.UUID) -> Response:
+    """One webhook: its settings, its actions and its delivery log."""
+    return _detail(webhooks.get_webhook(db.session, current_user, webhook_id))
