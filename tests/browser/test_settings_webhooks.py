@@ -24,10 +24,23 @@ from app.services.events import deliveries
 from app.services.scheduling import jobs
 from app.services.users import accounts
 from tests.browser.conftest import PASSWORD, check_axe
-from tests.browser.pages import check_axe_as_without_js, htmx_idle, settle, sign_in
+from tests.browser.pages import (
+    assert_no_horizontal_scroll,
+    check_axe_as_without_js,
+    forget_new_jobs,
+    htmx_idle,
+    settle,
+    sign_in,
+)
 
 EMAIL = "hooks@example.com"
 FAST = deliveries.DeliverySettings(timeout=2, max_attempts=3, retry_base=1, retry_max=60)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_jobs(live_app):
+    """Other modules count and seed jobs: leave none of this module's behind."""
+    yield from forget_new_jobs(live_app)
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +195,20 @@ def test_tokens_and_webhooks_without_javascript(
     with live_app.app_context():
         gone = db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.url.like("%/nojs")))
         assert list(gone) == []
+
+
+@pytest.mark.parametrize("kind", ["en-light", "ar-dark", "phone"])
+def test_form_and_list_read_well_everywhere(open_page, live_server, hooks_job, screenshot, kind):
+    page = open_as(open_page, live_server, kind)
+    page.goto(f"{live_server.url}/settings/webhooks/new?job={hooks_job}")
+    expect(page.locator(".phase-matrix tbody tr")).to_have_count(8)
+    assert_no_horizontal_scroll(page)
+    check_axe(page)
+    settle(page)
+    screenshot(page, f"settings-webhooks-form-{kind}")
+    page.goto(f"{live_server.url}/settings/webhooks")
+    assert_no_horizontal_scroll(page)
+    check_axe(page)
+    page.goto(f"{live_server.url}/settings/tokens")
+    assert_no_horizontal_scroll(page)
+    check_axe(page)
