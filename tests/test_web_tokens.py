@@ -77,7 +77,10 @@ def test_create_shows_the_token_once_and_it_works(client, editor, api_as):
     assert (
         api_as(None).get("/jobs", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     )
-    assert token not in client.get(URL).get_data(as_text=True)  # never shown again
+    html = client.get(URL).get_data(as_text=True)
+    assert token not in html  # never shown again
+    used = re.search(rf'<tr id="token-{row.id}">(.*?)</tr>', html, re.S).group(1)
+    assert "<time" in used.split("</td>")[2] and "Never" not in used  # last used: just now
 
 
 def test_create_with_htmx_answers_the_region_with_the_token(client, viewer):

@@ -37,7 +37,6 @@ def _show(form: TokenForm, status: int = 200, **context: Any) -> flask.Response:
         form=form,
         tokens=accounts.visible_tokens(db.session, current_user),
         sees_all=access.sees_all_accounts(current_user),
-        revoke_form=ActionForm(formdata=None),
         **context,
     )
     response.headers["Cache-Control"] = "no-store"  # a new token is in it: never cached

@@ -23,7 +23,6 @@ from app.models import DeliveryStatus, Webhook, utcnow
 from app.services import access
 from app.services.errors import Invalid
 from app.services.events import deliveries, webhooks
-from app.web.jobs.action_forms import ActionForm
 from app.web.jobs.helpers import shown
 from app.web.webhooks import bp
 from app.web.webhooks.forms import SCOPE_ALL, WebhookForm, initial
@@ -90,9 +89,6 @@ def index() -> Response:
         result=page,
         pages=_pages(page.total),
         names=webhooks.job_names(db.session, ids),
-        can_change={
-            row.id: webhooks.may_change(db.session, current_user, row) for row in page.items
-        },
     )
 
 
@@ -225,7 +221,6 @@ def _detail(
         pages=_pages(log.total),
         statuses=DELIVERY_STATUSES,
         polling=any(item.status in UNSETTLED for item in log.items),
-        action_form=ActionForm(formdata=None),
     )
     if full:
         return make_response(render_template("webhooks/detail.html", **context))
