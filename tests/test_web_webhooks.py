@@ -274,3 +274,21 @@ def test_log_shows_the_delivery_and_stops_polling_then_replays(client, editor, j
 def test_unknown_webhook_is_404(client, editor):
     sign_in(client, editor)
     assert client.get(f"{URL}/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_list_filters_by_phase_and_job_in_the_url(client, admin, editor, job, make_job):
+    other = make_job(editor, name="Other job")
+    hook_for(job, url="https://a.example.com/failed")
+    hook_for(other, url="https://b.example.com/failed")
+    dead = hook_for(job, url="https://c.example.com/dead")
+    dead.phase = "dead"
+    db.session.commit()
+    sign_in(client, admin)
+    by_phase = client.get(f"{URL}?phase=dead", headers=PARTIAL).get_data(as_text=True)
+    assert "c.example.com" in by_phase and "a.example.com" not in by_phase
+    by_job = client.get(f"{URL}?job={job.id}").get_data(as_text=True)
+    assert "a.example.com" in by_job and "c.example.com" in by_job
+    assert "b.example.com" not in by_job
+    assert "Only those of the job" in by_job and "<bdi>Nightly report</bdi>" in by_job
+    assert f"/settings/webhooks/new?job={job.id}" in by_job
+    assert "a.example.com" in client.get(f"{URL}?phase=nonsense&job=x").get_data(as_text=True)

@@ -25,7 +25,7 @@ from app.services.errors import Invalid
 from app.services.events import deliveries, webhooks
 from app.web.jobs.helpers import shown
 from app.web.webhooks import bp
-from app.web.webhooks.forms import SCOPE_ALL, WebhookForm, initial
+from app.web.webhooks.forms import PHASES, SCOPE_ALL, WebhookForm, initial
 
 PER_PAGE = 20
 MAX_JOB_CHOICES = 500
@@ -36,6 +36,7 @@ UNSETTLED = {
     DeliveryStatus.SENDING.value,
 }
 DELIVERY_STATUSES = tuple(status.value for status in DeliveryStatus)
+PHASE_VALUES = tuple(value for value, _label in PHASES)
 
 
 def _page_number(raw: str | None) -> int:
@@ -44,14 +45,36 @@ def _page_number(raw: str | None) -> int:
 
 @dataclass(frozen=True)
 class ListState:
-    """The list's URL: its page (the pager macro asks ``url_args``)."""
+    """The list's URL: phase and job filters and the page (the pager macro asks ``url_args``)."""
 
+    phase: str = ""
+    job: str = ""
     page: int = 1
 
     def url_args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for this state with ``changes``, the first page left out."""
-        merged = {"page": self.page} | changes
-        return {k: v for k, v in merged.items() if not (k == "page" and v == 1)}
+        """Query arguments for this state with ``changes``, defaults left out."""
+        merged = {"phase": self.phase, "job": self.job, "page": self.page} | changes
+        return {k: v for k, v in merged.items() if v not in ("", 1)}
+
+    def filters(self) -> webhooks.WebhookFilters:
+        """The service's filters for this state."""
+        return webhooks.WebhookFilters(
+            page=self.page,
+            per_page=PER_PAGE,
+            phase=self.phase or None,
+            job_id=uuid.UUID(self.job) if self.job else None,
+        )
+
+
+def parse_list_state(args: Any) -> ListState:
+    """Read the list's state from the query string; a bad value falls back to the default."""
+    phase = args.get("phase", "")
+    job = _uuid(args.get("job", ""))
+    return ListState(
+        phase=phase if phase in PHASE_VALUES else "",
+        job=str(job) if job else "",
+        page=_page_number(args.get("page")),
+    )
 
 
 @dataclass(frozen=True)
@@ -77,18 +100,21 @@ def _pages(total: int | None) -> int:
 @login_required  # type: ignore[untyped-decorator]
 def index() -> Response:
     """The webhooks this user may see, newest first; htmx pages swap only the list."""
-    state = ListState(_page_number(request.args.get("page")))
-    page = webhooks.list_webhooks(
-        db.session, current_user, webhooks.WebhookFilters(page=state.page, per_page=PER_PAGE)
+    state = parse_list_state(request.args)
+    page = webhooks.list_webhooks(db.session, current_user, state.filters())
+    chosen = {uuid.UUID(state.job)} if state.job else set()
+    names = webhooks.job_names(
+        db.session, {row.job_id for row in page.items if row.job_id} | chosen
     )
-    ids = {row.job_id for row in page.items if row.job_id}
     return htmx.render(
         "webhooks/index.html",
         "webhooks/_list.html",
         state=state,
         result=page,
         pages=_pages(page.total),
-        names=webhooks.job_names(db.session, ids),
+        names=names,
+        job_name=names.get(next(iter(chosen))) if chosen else None,
+        phases=PHASES,
     )
 
 
