@@ -45,7 +45,7 @@ def hooks() -> list[Webhook]:
 
 def new_fields(job, **changes):
     base = {"url": "https://hooks.example.com/in", "phase": "failed", "status_code": "",
-            "scope": "job", "job_id": str(job.id), "description": "pager",
+            "scope": "job", "job_ids": str(job.id), "description": "pager",
             "is_active": "y"}  # fmt: skip
     return base | changes
 
@@ -91,7 +91,7 @@ def test_viewer_reads_but_has_no_write_controls_and_cannot_write(client, viewer,
 def test_create_shows_the_secret_once(client, editor, job):
     sign_in(client, editor)
     form_page = client.get(f"{URL}/new?job={job.id}").get_data(as_text=True)
-    assert f'<option selected value="{job.id}">' in form_page
+    assert f'<option selected value="{job.id}">' in form_page  # ?job= picks it
     assert 'value="all"' not in form_page  # every job: admins only
     response = client.post(f"{URL}/new", data=form(client, **new_fields(job)))
     html = response.get_data(as_text=True)
@@ -105,7 +105,7 @@ def test_create_shows_the_secret_once(client, editor, job):
 
 def test_admin_may_add_a_webhook_for_every_job(client, admin, job):
     sign_in(client, admin)
-    fields = new_fields(job, scope="all", job_id="", phase="dead", status_code="5xx")
+    fields = new_fields(job, scope="all", job_ids="", phase="dead", status_code="5xx")
     assert client.post(f"{URL}/new", data=form(client, **fields)).status_code == 201
     [row] = hooks()
     assert (row.job_id, row.phase, row.status_code) == (None, "dead", "5xx")
@@ -113,7 +113,7 @@ def test_admin_may_add_a_webhook_for_every_job(client, admin, job):
 
 def test_editor_posting_every_job_anyway_is_refused(client, editor, job):
     sign_in(client, editor)
-    fields = new_fields(job, scope="all", job_id="")
+    fields = new_fields(job, scope="all", job_ids="")
     assert client.post(f"{URL}/new", data=form(client, **fields)).status_code == 422
     assert hooks() == []
 
@@ -125,7 +125,7 @@ def test_editor_posting_every_job_anyway_is_refused(client, editor, job):
         ({"url": "http://10.1.2.3/hook"}, "url", "10.1.2.3"),  # the outbound guard's refusal
         ({"phase": "started", "status_code": "503"}, "status_code", "only for the phases"),
         ({"status_code": "6xx"}, "status_code", "such as 503"),
-        ({"job_id": ""}, "job_id", "Choose the job"),
+        ({"job_ids": ""}, "job_ids", "Choose the job"),
         ({"phase": "bogus"}, "phase", ""),
     ],
 )
@@ -147,7 +147,7 @@ def test_someone_elses_job_is_refused_as_a_field_error(client, editor, outsider,
     response = client.post(f"{URL}/new", data=form(client, **new_fields(theirs)))
     assert response.status_code == 422
     assert re.search(
-        r'<p id="err-job_id" class="field-error"><span', response.get_data(as_text=True)
+        r'<p id="err-job_ids" class="field-error"><span', response.get_data(as_text=True)
     )
     assert hooks() == []
 
@@ -169,6 +169,7 @@ def test_edit_keeps_the_secret_and_redirects(client, editor, job):
         f"{URL}/{row.id}/edit"
     ).get_data(as_text=True)
     fields = new_fields(job, phase="succeeded", status_code="2xx", url="https://new.example.com/h")
+    fields |= {"job_id": str(job.id)}
     response = client.post(f"{URL}/{row.id}/edit", data=form(client, **fields))
     assert response.status_code == 303 and response.headers["Location"] == f"{URL}/{row.id}"
     [saved] = hooks()
@@ -292,3 +293,24 @@ def test_list_filters_by_phase_and_job_in_the_url(client, admin, editor, job, ma
     assert "Only those of the job" in by_job and "<bdi>Nightly report</bdi>" in by_job
     assert f"/settings/webhooks/new?job={job.id}" in by_job
     assert "a.example.com" in client.get(f"{URL}?phase=nonsense&job=x").get_data(as_text=True)
+
+
+def test_several_jobs_make_one_webhook_each_with_one_secret(client, editor, job, make_job):
+    other = make_job(editor, name="Weekly digest")
+    sign_in(client, editor)
+    data = form(client, **new_fields(job)) | {"job_ids": [str(job.id), str(other.id)]}
+    response = client.post(f"{URL}/new", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 201
+    rows = hooks()
+    assert {row.job_id for row in rows} == {job.id, other.id}
+    assert len({row.secret for row in rows}) == 1
+    assert "2 webhooks created, one per job." in html and f'value="{rows[0].secret}"' in html
+
+
+def test_one_refused_job_among_several_makes_none(client, editor, outsider, job, make_job):
+    theirs = make_job(outsider, name="Theirs")
+    sign_in(client, editor)
+    data = form(client, **new_fields(job)) | {"job_ids": [str(job.id), str(theirs.id)]}
+    assert client.post(f"{URL}/new", data=data).status_code == 422
+    assert hooks() == []

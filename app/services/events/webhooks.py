@@ -210,6 +210,36 @@ def require_change(session: DbSession, user: User, job_id: uuid.UUID | None) -> 
 
 def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
     """Store a new webhook (a secret is generated unless one is given) and commit."""
+    row = _new_webhook(session, user, data, now)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def create_webhooks(
+    session: DbSession,
+    user: User,
+    data: dict[str, Any],
+    job_ids: list[uuid.UUID | None],
+    now: datetime,
+) -> list[Webhook]:
+    """One webhook per job (None: every job) with the same URL, phase, match and secret.
+
+    All are checked before any is stored, and one commit stores them all: a
+    refusal for one job leaves none behind.
+    """
+    secret = data.get("secret") or signing.new_secret()
+    unique = list(dict.fromkeys(job_ids))
+    rows = [
+        _new_webhook(session, user, data | {"job_id": job, "secret": secret}, now) for job in unique
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def _new_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
+    """A checked, unsaved webhook: the user's rights on its job, the phase's match, the URL."""
     job_id = data.get("job_id")
     require_change(session, user, job_id)
     row = Webhook(
@@ -227,8 +257,6 @@ def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: da
     )
     _check_status_phase(row)
     _check_url(row.url)
-    session.add(row)
-    session.commit()
     return row
 
 
@@ -307,6 +335,7 @@ __all__ = [
     "WebhookFilters",
     "applying_to",
     "create_webhook",
+    "create_webhooks",
     "delete_webhook",
     "emit",
     "event_payload",

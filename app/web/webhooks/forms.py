@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Length, Optional, Regexp
 
 from app.models import Webhook, WebhookPhase
@@ -44,31 +44,33 @@ class WebhookForm(FlaskForm):  # type: ignore[misc]
         ],
     )
     scope = RadioField(
-        _l("Jobs"),
+        _l("Applies to"),
         choices=[(SCOPE_JOB, _l("One job")), (SCOPE_ALL, _l("Every job"))],
         default=SCOPE_JOB,
     )
-    job_id = SelectField(_l("Job"), validators=[Optional()], validate_choice=False)
+    job_id = SelectField(_l("Job"), validators=[Optional()], validate_choice=False)  # edit
+    job_ids = SelectMultipleField(  # new: one webhook per chosen job
+        _l("Jobs"), validators=[Optional()], validate_choice=False
+    )
     description = StringField(_l("Description"), validators=[Optional(), Length(max=500)])
     is_active = BooleanField(_l("Turned on (events are sent)"), default=True)
 
     def service_data(self) -> dict[str, Any]:
-        """The fields as the service takes them (no job: every job)."""
-        job_id: uuid.UUID | None = None
-        if self.scope.data == SCOPE_JOB:
-            job_id = _uuid(self.job_id.data or "")
+        """The fields as the service takes them, but the job (``chosen_jobs``)."""
         return {
             "url": (self.url.data or "").strip(),
             "phase": self.phase.data,
             "status_code": (self.status_code.data or "").strip() or None,
-            "job_id": job_id,
             "description": (self.description.data or "").strip() or None,
             "is_active": bool(self.is_active.data),
         }
 
-    def job_missing(self) -> bool:
-        """One job was chosen as the scope, but no (valid) job was picked."""
-        return self.scope.data == SCOPE_JOB and _uuid(self.job_id.data or "") is None
+    def chosen_jobs(self, many: bool) -> list[uuid.UUID | None]:
+        """The jobs picked (``job_ids`` when ``many``, else ``job_id``); ``[None]``: every job."""
+        if self.scope.data == SCOPE_ALL:
+            return [None]
+        raw = (self.job_ids.data or []) if many else [self.job_id.data or ""]
+        return [job for job in (_uuid(value) for value in raw) if job]
 
 
 def initial(row: Webhook) -> dict[str, Any]:

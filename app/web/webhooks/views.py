@@ -14,6 +14,7 @@ from typing import Any
 import flask
 from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -100,21 +101,27 @@ def _pages(total: int | None) -> int:
 @login_required  # type: ignore[untyped-decorator]
 def index() -> Response:
     """The webhooks this user may see, newest first; htmx pages swap only the list."""
-    state = parse_list_state(request.args)
+    return _list_page(parse_list_state(request.args))
+
+
+def _list_page(state: ListState, **context: Any) -> flask.Response:
+    """The list page (or, for htmx, the list alone) in ``state``."""
     page = webhooks.list_webhooks(db.session, current_user, state.filters())
     chosen = {uuid.UUID(state.job)} if state.job else set()
     names = webhooks.job_names(
         db.session, {row.job_id for row in page.items if row.job_id} | chosen
     )
+    template = "webhooks/_list.html" if not context else "webhooks/index.html"
     return htmx.render(
         "webhooks/index.html",
-        "webhooks/_list.html",
+        template,
         state=state,
         result=page,
         pages=_pages(page.total),
         names=names,
         job_name=names.get(next(iter(chosen))) if chosen else None,
         phases=PHASES,
+        **context,
     )
 
 
@@ -136,16 +143,18 @@ def _editor(row: Webhook | None) -> Editor:
     elif row is not None:
         form = WebhookForm(data=initial(row))
     else:
-        form = WebhookForm(data={"job_id": request.args.get("job", "")})
+        form = WebhookForm(data={"job_ids": [request.args.get("job", "")]})
     if not access.sees_all_accounts(current_user):
         form.scope.choices = [choice for choice in form.scope.choices if choice[0] != SCOPE_ALL]
     rows = webhooks.job_choices(db.session, current_user, MAX_JOB_CHOICES + 1)
     choices = [(str(job.id), job.name) for job in rows[:MAX_JOB_CHOICES]]
-    chosen = _uuid(form.job_id.data or "")
-    if chosen and str(chosen) not in {value for value, _label in choices}:  # beyond the cut
-        name = webhooks.job_names(db.session, {chosen}).get(chosen, str(chosen))
-        choices.insert(0, (str(chosen), name))
+    listed = {value for value, _label in choices}
+    picked = {_uuid(raw or "") for raw in [form.job_id.data, *(form.job_ids.data or [])]}
+    beyond = {job for job in picked if job and str(job) not in listed}  # past the cut
+    names = webhooks.job_names(db.session, beyond)
+    choices[:0] = [(str(job), names.get(job, str(job))) for job in sorted(beyond)]
     form.job_id.choices = [("", _("Choose a job…")), *choices]
+    form.job_ids.choices = choices
     return Editor(form, row, jobs=choices, jobs_cut=len(rows) > MAX_JOB_CHOICES)
 
 
@@ -156,23 +165,28 @@ def _uuid(raw: str) -> uuid.UUID | None:
         return None
 
 
-def _save(editor: Editor) -> Webhook | None:
-    """Save through the service; on refusal fill ``editor.errors`` and write nothing."""
-    form = editor.form
+def _save(editor: Editor) -> list[Webhook] | None:
+    """Save through the service (new: one webhook per chosen job); on refusal fill
+    ``editor.errors`` and write nothing."""
+    form, many = editor.form, editor.webhook is None
+    job_field = "job_ids" if many else "job_id"
     form.validate()
     editor.errors = {name: str(messages[0]) for name, messages in form.errors.items() if messages}
-    if form.job_missing():
-        editor.errors.setdefault("job_id", _("Choose the job, or every job."))
+    chosen = form.chosen_jobs(many)
+    if not chosen:
+        editor.errors.setdefault(job_field, _("Choose the job, or every job."))
     if editor.errors:
         return None
     data, now = form.service_data(), utcnow()
     try:
         if editor.webhook is None:
-            return webhooks.create_webhook(db.session, current_user, data, now)
-        return webhooks.update_webhook(db.session, current_user, editor.webhook, data, now)
+            return webhooks.create_webhooks(db.session, current_user, data, chosen, now)
+        data["job_id"] = chosen[0]
+        return [webhooks.update_webhook(db.session, current_user, editor.webhook, data, now)]
     except Invalid as error:
         db.session.rollback()
-        editor.errors = {key: shown(message) for key, message in error.fields.items()}
+        fields = {job_field if key == "job_id" else key: msg for key, msg in error.fields.items()}
+        editor.errors = {key: shown(message) for key, message in fields.items()}
         editor.errors = editor.errors or {"form": shown(error.message)}
         return None
 
@@ -205,10 +219,18 @@ def new() -> Response:
     editor = _editor(None)
     if request.method == "GET":
         return _show_form(editor)
-    row = _save(editor)
-    if row is None:
+    rows = _save(editor)
+    if rows is None:
         return _show_form(editor, 422)
-    return shown_secret(row, created=True)
+    if len(rows) == 1:
+        return shown_secret(rows[0], created=True)
+    title = ngettext(
+        "%(num)d webhook created, one per job.", "%(num)d webhooks created, one per job.", len(rows)
+    )
+    response = _list_page(ListState(), secret=rows[0].secret, secret_title=title)
+    response.headers["Cache-Control"] = "no-store"
+    response.status_code = 201
+    return response
 
 
 @bp.route("/settings/webhooks/<uuid:webhook_id>/edit", methods=["GET", "POST"])
