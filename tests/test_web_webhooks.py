@@ -314,3 +314,27 @@ def test_one_refused_job_among_several_makes_none(client, editor, outsider, job,
     data = form(client, **new_fields(job)) | {"job_ids": [str(job.id), str(theirs.id)]}
     assert client.post(f"{URL}/new", data=data).status_code == 422
     assert hooks() == []
+
+
+def test_form_partial_and_detail_page_whole(client, editor, job):
+    sign_in(client, editor)
+    partial = client.get(f"{URL}/new", headers=PARTIAL).get_data(as_text=True)
+    assert partial.lstrip().startswith('<form id="webhook-form"') and "<html" not in partial
+    row = hook_for(job)
+    page = client.get(f"{URL}/{row.id}")
+    html = page.get_data(as_text=True)
+    assert html.startswith("<!doctype html>") and '<div id="deliveries"' in html
+    assert "HX-Request" in page.vary and "…" in html  # the secret's hint, never the secret
+    assert row.secret not in html
+
+
+def test_replay_without_js_redirects_to_the_page(client, editor, job):
+    row = hook_for(job)
+    sign_in(client, editor)
+    sent = deliveries.ping(db.session, editor.user, row.id, utcnow())
+    sent.status = "dead"
+    db.session.commit()
+    response = client.post(f"{URL}/{row.id}/deliveries/{sent.id}/replay", data=form(client))
+    assert response.status_code == 303 and response.headers["Location"] == f"{URL}/{row.id}"
+    assert "Event queued again" in client.get(f"{URL}/{row.id}").get_data(as_text=True)
+    assert db.session.scalar(db.select(db.func.count()).select_from(WebhookDelivery)) == 2

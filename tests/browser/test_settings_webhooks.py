@@ -212,3 +212,23 @@ def test_form_and_list_read_well_everywhere(open_page, live_server, hooks_job, s
     page.goto(f"{live_server.url}/settings/tokens")
     assert_no_horizontal_scroll(page)
     check_axe(page)
+
+
+def test_rotate_and_delete_through_the_confirm_dialog(
+    open_page, live_server, hooks_job, httpserver
+):
+    page = open_as(open_page, live_server, "en-light")
+    create_webhook(page, live_server.url, hooks_job, httpserver.url_for("/rotate-me"))
+    first = page.locator("#webhook-secret-value").input_value()
+    page.locator("form[action$='/rotate'] button").click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.locator("#confirm-dialog button[value=ok]").click()
+    secret = page.locator("#webhook-secret-value")
+    expect(secret).not_to_have_value(first)
+    expect(page.locator("#webhook-secret-h")).to_have_text("New signing secret.")
+    htmx_idle(page)
+    page.locator("form[action$='/delete'] button").click()
+    page.locator("#confirm-dialog button[value=ok]").click()
+    page.wait_for_url(f"{live_server.url}/settings/webhooks")
+    expect(page.locator("#toasts")).to_contain_text("Webhook deleted.")
+    expect(page.locator("main")).not_to_contain_text("/rotate-me")
