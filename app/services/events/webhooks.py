@@ -308,6 +308,15 @@ def may_change(session: DbSession, user: User, row: Webhook) -> bool:
     return True
 
 
+def may_cover_every_job(session: DbSession, user: User) -> bool:
+    """May this user add a webhook for every job (``require_change`` with no job: admins)."""
+    try:
+        require_change(session, user, None)
+    except Forbidden:
+        return False
+    return True
+
+
 def job_choices(session: DbSession, user: User, limit: int) -> list[ScheduledJob]:
     """Live jobs this user may attach a webhook to, by name (at most ``limit``)."""
     query = access.visible_jobs(user).where(access.changeable_job_condition(user))
@@ -345,6 +354,7 @@ __all__ = [
     "job_names",
     "list_webhooks",
     "may_change",
+    "may_cover_every_job",
     "new_event_id",
     "require_change",
     "rotate_secret",

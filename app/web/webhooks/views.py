@@ -144,7 +144,7 @@ def _editor(row: Webhook | None) -> Editor:
         form = WebhookForm(data=initial(row))
     else:
         form = WebhookForm(data={"job_ids": [request.args.get("job", "")]})
-    if not access.sees_all_accounts(current_user):
+    if not webhooks.may_cover_every_job(db.session, current_user):
         form.scope.choices = [choice for choice in form.scope.choices if choice[0] != SCOPE_ALL]
     rows = webhooks.job_choices(db.session, current_user, MAX_JOB_CHOICES + 1)
     choices = [(str(job.id), job.name) for job in rows[:MAX_JOB_CHOICES]]
