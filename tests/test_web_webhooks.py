@@ -12,7 +12,7 @@ import pytest
 from app import signing
 from app.extensions import db
 from app.models import Webhook, WebhookDelivery, utcnow
-from app.services.events import deliveries
+from app.services.events import deliveries, webhooks
 from tests.conftest import PASSWORD
 from tests.test_auth import csrf_token, post_login
 
@@ -338,3 +338,14 @@ def test_replay_without_js_redirects_to_the_page(client, editor, job):
     assert response.status_code == 303 and response.headers["Location"] == f"{URL}/{row.id}"
     assert "Event queued again" in client.get(f"{URL}/{row.id}").get_data(as_text=True)
     assert db.session.scalar(db.select(db.func.count()).select_from(WebhookDelivery)) == 2
+
+
+def test_the_phase_table_marks_the_phases_the_service_lets_match(client, editor):
+    sign_in(client, editor)
+    html = client.get(f"{URL}/new").get_data(as_text=True)
+    rows = re.findall(
+        r'value="(\w+)"[^>]*> [^<]+</label></th>\s*<td>[^<]*</td>\s*<td>(.*?)</td>', html
+    )
+    can = {phase for phase, cell in rows if "Can match" in cell}
+    assert len(rows) == 8
+    assert can == {phase.value for phase in webhooks.HTTP_STATUS_PHASES}

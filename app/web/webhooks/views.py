@@ -194,7 +194,11 @@ def _save(editor: Editor) -> list[Webhook] | None:
 def _show_form(editor: Editor, status: int = 200) -> Response:
     """The form page, or only the form for htmx (errors re-render with 200 so htmx swaps)."""
     response = htmx.render(
-        "webhooks/form.html", "webhooks/_form.html", editor=editor, form=editor.form
+        "webhooks/form.html",
+        "webhooks/_form.html",
+        editor=editor,
+        form=editor.form,
+        status_phases={phase.value for phase in webhooks.HTTP_STATUS_PHASES},
     )
     if not htmx.is_partial_request():
         response.status_code = status
