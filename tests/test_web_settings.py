@@ -57,7 +57,7 @@ def test_index_shows_others_only_their_profile(client, editor):
     html = client.get("/settings").get_data(as_text=True)
     assert 'href="/settings/profile"' in html
     assert "/settings/users" not in html and "/settings/defaults" not in html
-    assert "/webhooks" not in html  # that page does not exist yet, so no link to it
+    assert 'href="/settings/webhooks"' in html and 'href="/settings/tokens"' in html
 
 
 def test_settings_need_a_signed_in_user(client):

@@ -124,6 +124,11 @@ def can_manage_account(user: User, subject_id: uuid.UUID) -> bool:
     return user.role == Role.ADMIN or subject_id == user.id
 
 
+def sees_all_accounts(user: User) -> bool:
+    """Admins manage every account, so they see everyone's tokens; others only their own."""
+    return user.role == Role.ADMIN
+
+
 def require_user_or_admin(user: User, subject_id: uuid.UUID) -> None:
     """Forbidden unless ``can_manage_account``."""
     if not can_manage_account(user, subject_id):
@@ -144,6 +149,7 @@ __all__ = [
     "require_user_or_admin",
     "require_writer",
     "sees_all",
+    "sees_all_accounts",
     "visible_job_ids",
     "visible_jobs",
     "webhook_condition",

@@ -1,4 +1,4 @@
-"""Browser pages: the shell's preferences and the jobs table (more pages join here)."""
+"""Browser pages: the shell's preferences, the jobs table and the pages around it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
-    from app.web import i18n, jobs, preferences, runs, settings
+    from app.web import i18n, jobs, preferences, runs, settings, tokens, webhooks
 
     i18n.register(app)
-    app.register_blueprint(jobs.bp)
-    app.register_blueprint(preferences.bp)
-    app.register_blueprint(runs.bp)
-    app.register_blueprint(settings.bp)
+    for module in (jobs, preferences, runs, settings, tokens, webhooks):
+        app.register_blueprint(module.bp)

@@ -126,6 +126,28 @@
     });
   }
 
+  // --- Copy buttons: data-copy="<input id>" copies that input (a secret shown once). ---
+  // Without JS the button stays hidden; the read-only input is there to select and copy.
+  function showCopyButtons(root) {
+    (root || document).querySelectorAll("button[data-copy][hidden]").forEach(function (button) {
+      if (navigator.clipboard) button.hidden = false;
+    });
+  }
+  showCopyButtons();
+  body.addEventListener("htmx:afterSettle", function (event) { showCopyButtons(event.detail.elt); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    var input = button && document.getElementById(button.dataset.copy);
+    if (!input) return;
+    input.select();
+    navigator.clipboard.writeText(input.value).then(function () {
+      showToast(button.dataset.copied || "✓", "success");
+    }, function () { input.focus(); });
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[data-select-all]")) event.target.select();
+  });
+
   // --- Polling pauses while the tab is hidden. -------------------------------
   // Elements polled with hx-trigger="every …" keep their timer, but requests
   // are cancelled while hidden; the first tick after the tab shows again fetches.

@@ -30,11 +30,12 @@ from app.models import (
     WebhookPhase,
 )
 from app.services import access
-from app.services.errors import Invalid, NotFound
+from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.paging import Page, page_of
 
 # Phases that describe how a run ended: the webhook's status match applies to these.
-_HTTP_STATUS_PHASES = {
+# (Public: the settings page shows which phases take a status.)
+HTTP_STATUS_PHASES = {
     WebhookPhase.SUCCEEDED,
     WebhookPhase.FAILED,
     WebhookPhase.RETRYING,
@@ -209,6 +210,36 @@ def require_change(session: DbSession, user: User, job_id: uuid.UUID | None) -> 
 
 def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
     """Store a new webhook (a secret is generated unless one is given) and commit."""
+    row = _new_webhook(session, user, data, now)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def create_webhooks(
+    session: DbSession,
+    user: User,
+    data: dict[str, Any],
+    job_ids: list[uuid.UUID | None],
+    now: datetime,
+) -> list[Webhook]:
+    """One webhook per job (None: every job) with the same URL, phase, match and secret.
+
+    All are checked before any is stored, and one commit stores them all: a
+    refusal for one job leaves none behind.
+    """
+    secret = data.get("secret") or signing.new_secret()
+    unique = list(dict.fromkeys(job_ids))
+    rows = [
+        _new_webhook(session, user, data | {"job_id": job, "secret": secret}, now) for job in unique
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def _new_webhook(session: DbSession, user: User, data: dict[str, Any], now: datetime) -> Webhook:
+    """A checked, unsaved webhook: the user's rights on its job, the phase's match, the URL."""
     job_id = data.get("job_id")
     require_change(session, user, job_id)
     row = Webhook(
@@ -226,8 +257,6 @@ def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: da
     )
     _check_status_phase(row)
     _check_url(row.url)
-    session.add(row)
-    session.commit()
     return row
 
 
@@ -249,8 +278,8 @@ def update_webhook(
 
 
 def _check_status_phase(row: Webhook) -> None:
-    if row.status_code is not None and WebhookPhase(row.phase) not in _HTTP_STATUS_PHASES:
-        allowed = ", ".join(sorted(p.value for p in _HTTP_STATUS_PHASES))
+    if row.status_code is not None and WebhookPhase(row.phase) not in HTTP_STATUS_PHASES:
+        allowed = ", ".join(sorted(p.value for p in HTTP_STATUS_PHASES))
         raise Invalid(
             _("statusCode only applies to the phases {allowed}.").format(allowed=allowed),
             {"status_code": _("only for the phases {allowed}").format(allowed=allowed)},
@@ -265,6 +294,43 @@ def _check_url(url: str) -> None:
         raise Invalid(f"url: {error}", {"url": str(error)}) from None
 
 
+def rotate_secret(session: DbSession, user: User, webhook: WebhookRef, now: datetime) -> Webhook:
+    """A new signing secret, in effect at once (receivers must switch to it); commit."""
+    return update_webhook(session, user, webhook, {"secret": signing.new_secret()}, now)
+
+
+def may_change(session: DbSession, user: User, row: Webhook) -> bool:
+    """The yes/no of ``require_change`` (pages show write controls only when it holds)."""
+    try:
+        require_change(session, user, row.job_id)
+    except (Forbidden, Invalid):
+        return False
+    return True
+
+
+def may_cover_every_job(session: DbSession, user: User) -> bool:
+    """May this user add a webhook for every job (``require_change`` with no job: admins)."""
+    try:
+        require_change(session, user, None)
+    except Forbidden:
+        return False
+    return True
+
+
+def job_choices(session: DbSession, user: User, limit: int) -> list[ScheduledJob]:
+    """Live jobs this user may attach a webhook to, by name (at most ``limit``)."""
+    query = access.visible_jobs(user).where(access.changeable_job_condition(user))
+    return list(session.scalars(query.order_by(ScheduledJob.name, ScheduledJob.id).limit(limit)))
+
+
+def job_names(session: DbSession, job_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Names of the jobs webhooks point at (one query for a whole page of webhooks)."""
+    if not job_ids:
+        return {}
+    query = select(ScheduledJob.id, ScheduledJob.name).where(ScheduledJob.id.in_(job_ids))
+    return {job_id: name for job_id, name in session.execute(query)}
+
+
 def delete_webhook(session: DbSession, user: User, webhook: WebhookRef) -> None:
     """Remove a webhook and its delivery log, and commit."""
     row = get_webhook(session, user, webhook)
@@ -274,17 +340,24 @@ def delete_webhook(session: DbSession, user: User, webhook: WebhookRef) -> None:
 
 
 __all__ = [
+    "HTTP_STATUS_PHASES",
     "WebhookFilters",
     "applying_to",
     "create_webhook",
+    "create_webhooks",
     "delete_webhook",
     "emit",
     "event_payload",
     "get_webhook",
     "iso",
+    "job_choices",
+    "job_names",
     "list_webhooks",
+    "may_change",
+    "may_cover_every_job",
     "new_event_id",
     "require_change",
+    "rotate_secret",
     "status_matches",
     "update_webhook",
     "visible_webhooks",

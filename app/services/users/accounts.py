@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.extensions import DbSession
 from app.i18n import _
@@ -274,6 +275,16 @@ def list_tokens(session: DbSession, by: User | None, user_id: uuid.UUID) -> list
     return list(session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id)))
 
 
+def visible_tokens(session: DbSession, by: User, limit: int = 500) -> list[ApiToken]:
+    """The tokens ``by`` may manage, newest first: their own, or everyone's for admins."""
+    query = select(ApiToken).options(joinedload(ApiToken.user))
+    if not access.sees_all_accounts(by):
+        query = query.where(ApiToken.user_id == by.id)
+    return list(
+        session.scalars(query.order_by(ApiToken.created_at.desc(), ApiToken.id).limit(limit))
+    )
+
+
 def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
     """The active user owning this unrevoked token, recording (committed) when it was used."""
     row: ApiToken | None = session.scalar(
@@ -286,6 +297,14 @@ def user_for_token(session: DbSession, token: str, now: datetime | None = None) 
         row.last_used_at = moment
         session.commit()
     return row.user
+
+
+def get_token(session: DbSession, by: User, token_id: uuid.UUID) -> ApiToken:
+    """A token ``by`` may manage (their own, or any for admins), else NotFound."""
+    row = session.get(ApiToken, token_id)
+    if row is None or not access.can_manage_account(by, row.user_id):
+        raise NotFound(_("No such token."))
+    return row
 
 
 def revoke_token(
