@@ -167,3 +167,9 @@ def test_revoke_without_csrf_is_refused(client, editor):
     row, _ = accounts.create_token(db.session, editor.user, "keep")
     assert client.post(f"{URL}/{row.id}/revoke", data={"confirmed": "1"}).status_code == 400
     assert not token_row("keep").is_revoked
+
+
+def test_menu_marks_settings_on_the_tokens_page(client, editor):
+    sign_in(client, editor)
+    html = client.get("/settings/tokens").get_data(as_text=True)
+    assert 'href="/settings" aria-current="page"' in html
