@@ -62,6 +62,8 @@ class ClusterStatus:
     # (seconds), and the jobs with the most runs waiting (queued or held).
     queue_ages: dict[str, float] = field(default_factory=dict)
     waiting: list[WaitingRuns] = field(default_factory=list)
+    # The leader's fencing token (grows at every change of holder); None without a leader.
+    lease_token: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,13 @@ class WaitingRuns:
 
 
 def cluster_status(
-    session: DbSession, user: User, now: datetime, redis: Redis | None
+    session: DbSession, user: User, now: datetime, redis: Redis | None, *, all_time: bool = True
 ) -> ClusterStatus:
-    """Gather the status snapshot as ``user`` may see it (``redis`` None: not asked)."""
+    """Gather the status snapshot as ``user`` may see it (``redis`` None: not asked).
+
+    ``all_time`` False leaves out the all-time run counts (a count over the whole
+    history): the status page shows the last hour instead and must stay quick.
+    """
     instances = list(
         session.scalars(
             select(SchedulerInstance)
@@ -94,7 +100,9 @@ def cluster_status(
         lease_expires_at=live_lease.expires_at if live_lease else None,
         job_counts=_job_counts(session, user),
         running_jobs=_running_jobs(session, user),
-        execution_counts=_counts(session, Execution.status, ExecutionStatus, _of_jobs(user)),
+        execution_counts=(
+            _counts(session, Execution.status, ExecutionStatus, _of_jobs(user)) if all_time else {}
+        ),
         next_job=_next_job(session, user),
         retry_counts=_counts(session, RetryItem.status, RetryStatus, _of_jobs(user, RetryItem)),
         delivery_counts=_counts(
@@ -102,6 +110,7 @@ def cluster_status(
         ),
         queue_ages=_queue_ages(session, now),
         waiting=_waiting(session, user),
+        lease_token=live_lease.token if live_lease else None,
     )
     if redis is not None:
         _queue_depths(session, redis, status)

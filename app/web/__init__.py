@@ -7,9 +7,11 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
-    from app.web import i18n, jobs, preferences, runs
+    from app.web import audit, i18n, jobs, preferences, runs, status
 
     i18n.register(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(status.bp)
+    app.register_blueprint(audit.bp)
