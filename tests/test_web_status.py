@@ -165,7 +165,7 @@ def test_panel_without_htmx_is_the_status_page(client, viewer):
 def test_jobs_page_loads_the_panel_lazily_with_a_no_js_link(client, viewer, redis_db):
     sign_in(client, viewer)
     html = client.get("/").get_data(as_text=True)
-    assert 'hx-get="/status/panel" hx-trigger="load"' in html
+    assert 'hx-get="/status/panel" hx-trigger="load delay:1s"' in html
     assert '<a href="/status">Cluster status</a>' in html
 
 

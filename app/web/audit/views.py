@@ -88,7 +88,7 @@ def index() -> Response:
         (event, changes_of(event.changes, _schema(trail, event.job_id)))
         for event in trail.page.items
     ]
-    return htmx.render(
+    response = htmx.render(
         "audit/index.html",
         "audit/_trail.html",
         state=state,
@@ -96,3 +96,6 @@ def index() -> Response:
         events=events,
         actions=ACTIONS,
     )
+    if clean != given:  # htmx sent the empty fields too: the address bar shows the clean URL
+        response.headers["HX-Push-Url"] = url_for("audit.index", **clean)
+    return response
