@@ -237,12 +237,20 @@ def targets(app: Flask, jobs: int) -> list[Target]:
     ]
 
 
-def measure(app: Flask, jobs: int, requests: int) -> list[tuple[str, dict[str, float], int]]:
-    """Time each page ``requests`` times after one warm-up; statements of the last request."""
+def measure(
+    app: Flask, jobs: int, requests: int, only: str = ""
+) -> list[tuple[str, dict[str, float], int]]:
+    """Time each page ``requests`` times after one warm-up; statements of the last request.
+
+    ``only``: time just the pages whose label starts with one of these comma-separated words.
+    """
     client = app.test_client()
     sign_in(client)
     results = []
+    chosen = tuple(word for word in only.split(",") if word)
     for label, method, path, form, headers in targets(app, jobs):
+        if chosen and not label.startswith(chosen):
+            continue
         times = []
         queries = 0
         for i in range(requests + 1):
@@ -265,6 +273,7 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--audit-events", type=int, default=100_000)
+    parser.add_argument("--only", default="", help="labels' first words, e.g. status,audit")
     args = parser.parse_args()
     with bench_database() as url:
         app = bench_app(url, WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
@@ -272,7 +281,7 @@ def main() -> None:
             populate(args.jobs, args.executions)
             populate_audit(args.audit_events, args.jobs)
             db.session.remove()
-        results = measure(app, args.jobs, args.requests)
+        results = measure(app, args.jobs, args.requests, args.only)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
