@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from app.extensions import db
@@ -179,3 +179,23 @@ def test_odd_query_strings_do_not_break_the_page(client, viewer, redis_db):
     sign_in(client, viewer)
     for query in ("?x=%ff", "?cursor=zz&page=-1", "?" + "a" * 3000):
         assert client.get("/status" + query).status_code == 200
+
+
+def test_a_worker_registered_in_rq_serves_its_queues(client, admin, viewer, make_job, redis_db):
+    make_job(admin, queue="reports")  # a queue the status page then watches
+    instance = add_instance("worker", pid=3)
+    rq_worker = Worker(["default"], name="node-1.3", connection=redis_db, serializer=JSONSerializer)
+    rq_worker.register_birth()
+    rq_worker.set_state("busy")
+    queue = Queue("default", connection=redis_db, serializer=JSONSerializer)
+    queue.enqueue("math.floor", 1.5)
+    Queue("reports", connection=redis_db, serializer=JSONSerializer).enqueue("math.floor", 2.5)
+    sign_in(client, viewer)
+    html = client.get("/status").get_data(as_text=True)
+    found = troubles(html)
+    assert "no_workers" not in found and "queue_unserved" in found
+    # Only "reports" is unserved: the worker (host.pid in RQ, host:pid in Almanac) takes "default".
+    assert html.count('data-trouble="queue_unserved"') == 1
+    assert "reports</bdi> has 1 run waiting" in html
+    row = html[html.index('id="workers"') :]
+    assert f"node-1:{instance.pid}" in row and ">default</bdi>" in row and ">busy</bdi>" in row
