@@ -88,13 +88,16 @@ def test_a_stopped_worker_is_a_warning_that_clears_when_it_runs_again(
     expect(page.locator("#workers")).to_have_count(0)
 
 
-def test_status_page_in_arabic_dark_and_on_a_phone(open_page, live_server, screenshot):
+def test_status_page_in_arabic_dark(open_page, live_server, screenshot):
     page = status_page(open_page, live_server, "ar-dark")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.locator("h1")).to_have_text("الحالة")
     expect(page.locator(NO_WORKERS)).to_contain_text("لا يوجد عامل قيد التشغيل.")
     check_axe(page)
     screenshot(page, "status-ar-dark")
+
+
+def test_status_page_on_a_phone(open_page, live_server, screenshot):
     phone = status_page(open_page, live_server, "phone")
     expect(phone.locator("#troubles")).to_be_visible()
     assert_no_horizontal_scroll(phone)
