@@ -199,3 +199,16 @@ def test_a_worker_registered_in_rq_serves_its_queues(client, admin, viewer, make
     assert "reports</bdi> has 1 run waiting" in html
     row = html[html.index('id="workers"') :]
     assert f"node-1:{instance.pid}" in row and ">default</bdi>" in row and ">busy</bdi>" in row
+
+
+def test_jobs_with_runs_waiting_are_listed_for_those_who_see_them(
+    client, editor, outsider, make_job, make_execution, redis_db
+):
+    mine = make_job(editor, name="Busy mine")
+    theirs = make_job(outsider, name="Busy theirs")
+    for job in (mine, theirs):
+        make_execution(job, status="queued", queued_at=utcnow() - timedelta(seconds=30))
+    sign_in(client, editor)
+    html = client.get("/status").get_data(as_text=True)
+    assert "<bdi>Busy mine</bdi></a> · 1 queued, 0 held back" in html
+    assert "Busy theirs" not in html
