@@ -49,6 +49,9 @@ def test_filters_by_user_object_and_action(client, admin, editor, outsider, make
     assert actions(object=str(mine.id)) == ["pause", "created"]
     assert actions(object=f"job:{theirs.id}") == ["created"]
     assert actions(action="pause") == ["pause"]
+    filtered = client.get("/audit?action=pause", headers=PARTIAL).get_data(as_text=True)
+    assert '<a class="chip" href="/audit">Clear filters</a>' in filtered
+    assert "Clear filters" not in client.get("/audit", headers=PARTIAL).get_data(as_text=True)
     assert actions(user=str(admin.id), object=str(theirs.id)) == []
 
 
