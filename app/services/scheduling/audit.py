@@ -21,6 +21,8 @@ from app.services.errors import Forbidden
 from app.services.paging import Page
 
 _KIND = "audit"
+# Everyone the user filter offers (a handful of people, not thousands).
+_USERS = select(User.id, User.email).order_by(User.email)
 
 
 def list_events(
@@ -97,9 +99,6 @@ def admin_trail(
         {job_id: (name, schema or {}) for job_id, name, schema in named},
         users,
     )
-
-
-_USERS = select(User.id, User.email).order_by(User.email)
 
 
 def _key(event: AuditEvent) -> tuple[datetime, uuid.UUID]:
