@@ -106,7 +106,7 @@ LAST_RECONCILE = Gauge(
 RECONCILES = Counter("almanac_reconciles", "Reconcile passes made.", registry=None)
 RECONCILE_CHANGES = Counter(
     "almanac_reconcile_changes",
-    "What reconcile passes changed, by kind (armed, requeued, worker_lost, …).",
+    "What reconcile passes changed, by kind (armed, requeued, worker lost, …).",
     ["change"],
     registry=None,
 )

@@ -4,7 +4,9 @@
 
 Times the Flask view (test client, no network) signed in as an admin: the jobs
 table (first page, a search, a deep page, sorted by next run), a job's page
-(the job with the most runs), a run's page and the schedule preview.
+(the job with the most runs), a run's page, the schedule preview, the status
+page and the jobs page's status panel, and the audit log (first page, a
+filter, one job's slice, a deep page) over ``--audit-events`` events.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 
 from app.extensions import db
-from app.models import Execution, ScheduledJob
+from app.models import AuditEvent, Execution, ScheduledJob
+from app.services import keyset
 from app.services.users import accounts
 from bench.common import bench_app, bench_database, percentiles
 
@@ -83,6 +86,34 @@ FROM (
 JOIN (SELECT id, row_number() OVER (ORDER BY name) - 1 AS n FROM scheduled_jobs) AS j
   ON j.n = s.n
 """
+
+
+# Audit events: mostly updates, some pauses and resumes, spread over the jobs, the
+# owners and the 30 days; the hot job (first by name) gets one in a hundred.
+_AUDIT_SQL = """
+INSERT INTO audit_events (id, job_id, user_id, action, changes, created_at)
+SELECT gen_random_uuid(), j.id, (:owners)[1 + i % cardinality(:owners)],
+       CASE WHEN i % 50 = 0 THEN 'pause' WHEN i % 50 = 1 THEN 'resume' ELSE 'updated' END,
+       json_build_object('timeout_seconds', json_build_object('from', 300, 'to', 300 + i % 60)),
+       :now - make_interval(secs => i * :spacing)
+FROM generate_series(0, :count - 1) AS i
+JOIN (SELECT id, row_number() OVER (ORDER BY name) - 1 AS n FROM scheduled_jobs) AS j
+  ON j.n = CASE WHEN i % 100 = 0 THEN 0 ELSE i % :jobs END
+"""
+
+
+def populate_audit(events: int, jobs: int) -> None:
+    """Audit events by bulk SQL (after the jobs), then ANALYZE."""
+    owners = list(db.session.scalars(text("SELECT id FROM users")))
+    now = db.session.scalar(text("SELECT now()"))
+    spacing = DAYS * 86400 / max(1, events)
+    db.session.execute(
+        text(_AUDIT_SQL),
+        {"owners": owners, "now": now, "spacing": spacing, "count": events, "jobs": jobs},
+    )
+    db.session.execute(text("ANALYZE audit_events"))
+    db.session.commit()
+    print(f"{events} audit events inserted", flush=True)
 
 
 def populate(jobs: int, executions: int) -> None:
@@ -159,8 +190,12 @@ def sign_in(client: FlaskClient) -> None:
         raise SystemExit(f"sign-in failed: {response.status_code}")
 
 
-def targets(app: Flask, jobs: int) -> list[tuple[str, str, str, dict[str, Any] | None]]:
-    """(label, method, path, form) of every page timed."""
+PARTIAL = {"HX-Request": "true"}
+Target = tuple[str, str, str, dict[str, Any] | None, dict[str, str] | None]
+
+
+def targets(app: Flask, jobs: int) -> list[Target]:
+    """(label, method, path, form, headers) of every page timed."""
     with app.app_context():
         hot = db.session.scalar(select(ScheduledJob.id).order_by(ScheduledJob.name).limit(1))
         run = db.session.scalar(
@@ -170,6 +205,11 @@ def targets(app: Flask, jobs: int) -> list[tuple[str, str, str, dict[str, Any] |
             .limit(1)
         )
         runs = db.session.scalar(select(text("count(*)")).where(Execution.job_id == hot))
+        middle = db.session.scalar(select(text("count(*)")).select_from(AuditEvent)) // 2
+        deep_event = db.session.scalar(
+            select(AuditEvent).order_by(AuditEvent.created_at.desc()).offset(middle).limit(1)
+        )
+        cursor = keyset.encode("audit", deep_event.created_at, deep_event.id) if deep_event else ""
     deep = max(1, jobs // 20 // 2)
     preview = {
         "name": "Preview",
@@ -180,29 +220,43 @@ def targets(app: Flask, jobs: int) -> list[tuple[str, str, str, dict[str, Any] |
         "action": "preview",
     }
     return [
-        ("jobs: first page", "GET", "/jobs", None),
-        ("jobs: search '0042'", "GET", "/jobs?q=0042", None),
-        ("jobs: search, no match", "GET", "/jobs?q=no-such-job", None),
-        (f"jobs: page {deep}", "GET", f"/jobs?page={deep}", None),
-        ("jobs: sorted by next run", "GET", "/jobs?sort=next", None),
-        (f"job detail ({runs} runs)", "GET", f"/jobs/{hot}", None),
-        ("run detail", "GET", f"/runs/{run}", None),
-        ("preview (cron)", "POST", "/jobs/preview", preview),
+        ("jobs: first page", "GET", "/jobs", None, None),
+        ("jobs: search '0042'", "GET", "/jobs?q=0042", None, None),
+        ("jobs: search, no match", "GET", "/jobs?q=no-such-job", None, None),
+        (f"jobs: page {deep}", "GET", f"/jobs?page={deep}", None, None),
+        ("jobs: sorted by next run", "GET", "/jobs?sort=next", None, None),
+        (f"job detail ({runs} runs)", "GET", f"/jobs/{hot}", None, None),
+        ("run detail", "GET", f"/runs/{run}", None, None),
+        ("preview (cron)", "POST", "/jobs/preview", preview, None),
+        ("status page", "GET", "/status", None, None),
+        ("status panel (htmx)", "GET", "/status/panel", None, PARTIAL),
+        ("audit: first page", "GET", "/audit", None, None),
+        ("audit: action=pause", "GET", "/audit?action=pause", None, None),
+        ("audit: one job (the hot one)", "GET", f"/audit?object={hot}", None, None),
+        ("audit: deep page (cursor)", "GET", f"/audit?cursor={cursor}", None, None),
     ]
 
 
-def measure(app: Flask, jobs: int, requests: int) -> list[tuple[str, dict[str, float], int]]:
-    """Time each page ``requests`` times after one warm-up; statements of the last request."""
+def measure(
+    app: Flask, jobs: int, requests: int, only: str = ""
+) -> list[tuple[str, dict[str, float], int]]:
+    """Time each page ``requests`` times after one warm-up; statements of the last request.
+
+    ``only``: time just the pages whose label starts with one of these comma-separated words.
+    """
     client = app.test_client()
     sign_in(client)
     results = []
-    for label, method, path, form in targets(app, jobs):
+    chosen = tuple(word for word in only.split(",") if word)
+    for label, method, path, form, headers in targets(app, jobs):
+        if chosen and not label.startswith(chosen):
+            continue
         times = []
         queries = 0
         for i in range(requests + 1):
             with counted(app) as statements:
                 began = time.perf_counter()
-                response = client.open(path, method=method, data=form)
+                response = client.open(path, method=method, data=form, headers=headers)
                 elapsed = (time.perf_counter() - began) * 1000
             if response.status_code != 200 or (form and b"<time datetime=" not in response.data):
                 raise SystemExit(f"{label}: {method} {path} answered {response.status_code}")
@@ -218,13 +272,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--audit-events", type=int, default=100_000)
+    parser.add_argument("--only", default="", help="labels' first words, e.g. status,audit")
     args = parser.parse_args()
     with bench_database() as url:
         app = bench_app(url, WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
         with app.app_context():
             populate(args.jobs, args.executions)
+            populate_audit(args.audit_events, args.jobs)
             db.session.remove()
-        results = measure(app, args.jobs, args.requests)
+        results = measure(app, args.jobs, args.requests, args.only)
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

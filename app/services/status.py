@@ -62,6 +62,8 @@ class ClusterStatus:
     # (seconds), and the jobs with the most runs waiting (queued or held).
     queue_ages: dict[str, float] = field(default_factory=dict)
     waiting: list[WaitingRuns] = field(default_factory=list)
+    # The leader's fencing token (grows at every change of holder); None without a leader.
+    lease_token: int | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,13 @@ class WaitingRuns:
 
 
 def cluster_status(
-    session: DbSession, user: User, now: datetime, redis: Redis | None
+    session: DbSession, user: User, now: datetime, redis: Redis | None, *, all_time: bool = True
 ) -> ClusterStatus:
-    """Gather the status snapshot as ``user`` may see it (``redis`` None: not asked)."""
+    """Gather the status snapshot as ``user`` may see it (``redis`` None: not asked).
+
+    ``all_time`` False leaves out the all-time run counts (a count over the whole
+    history): the status page shows the last hour instead and must stay quick.
+    """
     instances = list(
         session.scalars(
             select(SchedulerInstance)
@@ -88,13 +94,16 @@ def cluster_status(
     lease = session.get(LeaderLease, LEASE_NAME)
     live_lease = lease if lease and lease.expires_at and lease.expires_at > now else None
     leader = next((i for i in instances if live_lease and i.id == live_lease.holder_id), None)
+    job_counts, job_queues = _jobs_by_status_and_queue(session, user)
     status = ClusterStatus(
         instances=instances,
         leader=leader,
         lease_expires_at=live_lease.expires_at if live_lease else None,
-        job_counts=_job_counts(session, user),
+        job_counts=job_counts,
         running_jobs=_running_jobs(session, user),
-        execution_counts=_counts(session, Execution.status, ExecutionStatus, _of_jobs(user)),
+        execution_counts=(
+            _counts(session, Execution.status, ExecutionStatus, _of_jobs(user)) if all_time else {}
+        ),
         next_job=_next_job(session, user),
         retry_counts=_counts(session, RetryItem.status, RetryStatus, _of_jobs(user, RetryItem)),
         delivery_counts=_counts(
@@ -102,9 +111,10 @@ def cluster_status(
         ),
         queue_ages=_queue_ages(session, now),
         waiting=_waiting(session, user),
+        lease_token=live_lease.token if live_lease else None,
     )
     if redis is not None:
-        _queue_depths(session, redis, status)
+        _queue_depths(session, redis, status, job_queues)
     return status
 
 
@@ -123,15 +133,24 @@ def _of_webhooks(user: User) -> ColumnElement[bool] | None:
     return WebhookDelivery.webhook_id.in_(visible)
 
 
-def _job_counts(session: DbSession, user: User) -> dict[str, int]:
+def _jobs_by_status_and_queue(session: DbSession, user: User) -> tuple[dict[str, int], set[str]]:
+    """Live jobs the user sees, per status; and every queue any job names (for the depths).
+
+    One pass over the jobs for both: on 100,000 jobs each pass is a sequential
+    scan, the dearest part of the status page (docs/PERFORMANCE.md).
+    """
+    counted = ScheduledJob.deleted_at.is_(None) & access.job_condition(user)
     rows = session.execute(
-        access.visible_jobs(user)
-        .with_only_columns(ScheduledJob.status, func.count())
-        .group_by(ScheduledJob.status)
+        select(ScheduledJob.status, ScheduledJob.queue, counted, func.count()).group_by(
+            ScheduledJob.status, ScheduledJob.queue, counted
+        )
     ).all()
-    counts = {s.value: 0 for s in JobStatus} | {status: count for status, count in rows}
-    counts["total"] = sum(count for _, count in rows)
-    return counts
+    counts = {s.value: 0 for s in JobStatus}
+    for status, _queue, is_counted, count in rows:
+        if is_counted:
+            counts[status] = counts.get(status, 0) + count
+    counts["total"] = sum(counts.values())
+    return counts, {queue for _status, queue, _counted, _count in rows if queue}
 
 
 def _running_jobs(session: DbSession, user: User) -> int:
@@ -203,10 +222,11 @@ def _waiting(session: DbSession, user: User) -> list[WaitingRuns]:
     return [WaitingRuns(job_id, name, q, h) for job_id, name, q, h in rows]
 
 
-def _queue_depths(session: DbSession, redis: Redis, status: ClusterStatus) -> None:
+def _queue_depths(
+    session: DbSession, redis: Redis, status: ClusterStatus, job_queues: set[str]
+) -> None:
     """Depth of every queue a task or job uses; Redis trouble is reported, not raised."""
-    names = set(session.scalars(select(TaskFunction.queue))) | {WEBHOOK_QUEUE}
-    names |= {q for q in session.scalars(select(ScheduledJob.queue).distinct()) if q}
+    names = set(session.scalars(select(TaskFunction.queue))) | {WEBHOOK_QUEUE} | job_queues
     try:
         redis.ping()
         status.queues = {

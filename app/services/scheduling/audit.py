@@ -7,17 +7,22 @@ its job is; admins see every event, including any not tied to a job.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, select
 
 from app.extensions import DbSession
-from app.models import AuditEvent, User
+from app.i18n import _
+from app.models import AuditEvent, ScheduledJob, TaskFunction, User
 from app.services import access, keyset
 from app.services.errors import Forbidden
 from app.services.paging import Page
 
 _KIND = "audit"
+# Everyone the user filter offers (a handful of people, not thousands).
+_USERS = select(User.id, User.email).order_by(User.email)
 
 
 def list_events(
@@ -27,16 +32,73 @@ def list_events(
     job_id: uuid.UUID | None = None,
     cursor: str | None = None,
     limit: int = 50,
+    user_id: uuid.UUID | None = None,
+    action: str | None = None,
 ) -> Page[AuditEvent]:
-    """A page of audit events the user may see, of one job or all, newest first."""
+    """A page of audit events the user may see, of one job or all, newest first.
+
+    ``user_id`` and ``action`` narrow it to what one person did, or one kind of change.
+    """
     keyset.check_limit(limit)
     query = _visible(user)
     if job_id is not None:
         query = query.where(AuditEvent.job_id == job_id)
+    if user_id is not None:
+        query = query.where(AuditEvent.user_id == user_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
     query = keyset.newest_first(
         query, AuditEvent.created_at, AuditEvent.id, _KIND, cursor, limit + 1
     )
     return keyset.page(session, query, limit, _key, _KIND)
+
+
+@dataclass(frozen=True)
+class TrailFilters:
+    """The audit page's filters: who, which object (a job), what kind of change."""
+
+    user_id: uuid.UUID | None = None
+    job_id: uuid.UUID | None = None
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class Trail:
+    """A page of the whole trail with the names it mentions (users' e-mails, jobs' names)."""
+
+    page: Page[AuditEvent]
+    emails: dict[uuid.UUID, str]
+    jobs: dict[uuid.UUID, tuple[str, dict[str, Any]]]  # name, its task's argument schema
+    users: list[tuple[uuid.UUID, str]]
+
+
+def admin_trail(
+    session: DbSession, user: User, filters: TrailFilters, cursor: str | None, limit: int
+) -> Trail:
+    """The audit log page: every event, filtered, newest first; admins only."""
+    access.require_admin(user, _("Only admins may read the audit log."))
+    page = list_events(
+        session,
+        user,
+        job_id=filters.job_id,
+        cursor=cursor,
+        limit=limit,
+        user_id=filters.user_id,
+        action=filters.action,
+    )
+    job_ids = {e.job_id for e in page.items if e.job_id}
+    named = session.execute(
+        select(ScheduledJob.id, ScheduledJob.name, TaskFunction.args_schema)
+        .join(TaskFunction, TaskFunction.id == ScheduledJob.task_function_id)
+        .where(ScheduledJob.id.in_(job_ids))
+    )
+    users = [(user_id, email) for user_id, email in session.execute(_USERS)]
+    return Trail(
+        page,
+        dict(users),
+        {job_id: (name, schema or {}) for job_id, name, schema in named},
+        users,
+    )
 
 
 def _key(event: AuditEvent) -> tuple[datetime, uuid.UUID]:
