@@ -134,8 +134,9 @@ def _choice(value: str | None, allowed: tuple[str, ...]) -> str:
     return value if value in allowed else ""
 
 
-def _text(args: MultiDict[str, str], name: str) -> str:
-    return args.get(name, "").strip()[:MAX_TEXT]
+def _text(args: MultiDict[str, str], name: str, limit: int = MAX_TEXT) -> str:
+    """A text field, trimmed; NUL removed (PostgreSQL refuses it in a string)."""
+    return args.get(name, "").replace("\x00", "").strip()[:limit]
 
 
 def _local(args: MultiDict[str, str], name: str) -> str:
@@ -173,7 +174,7 @@ def parse_failed(args: MultiDict[str, str]) -> FailedState:
     return FailedState(
         status=_choice(args.get("status"), RETRY_STATUSES),
         view=_choice(args.get("view"), VIEWS),
-        group=args.get("group", "")[:255],
+        group=_text(args, "group", 255),
         page=int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1,
         **_common(args),
     )
