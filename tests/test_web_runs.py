@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from app.extensions import db
-from app.models import utcnow
+from app.models import Execution, utcnow
 from tests.test_web_jobs_actions import PARTIAL, sign_in
 
 ROW = re.compile(r'<tr id="run-row-([0-9a-f-]+)"')
@@ -139,3 +139,19 @@ def test_viewers_see_every_run(client, editor, outsider, viewer, make_job, make_
 def test_signed_out_is_sent_to_login(client):
     response = client.get("/runs")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_queries_per_page_do_not_grow_with_rows(client, admin, editor, make_job, make_execution):
+    from tests.conftest import counted_statements
+
+    sign_in(client, admin)
+    counts = []
+    for total in (3, 12):
+        while db.session.query(Execution).count() < total:
+            make_execution(make_job(editor), status="success")
+        client.get("/runs")
+        db.session.expire_all()  # as in a real request: no job already loaded
+        with counted_statements() as statements:
+            assert len(shown(client.get("/runs"))) == total
+        counts.append(len(statements))
+    assert counts[0] == counts[1]

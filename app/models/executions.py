@@ -114,6 +114,8 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_retry_items_retry_execution_id", "retry_execution_id"),
         # The failed-tasks page groups open items by their error's key.
         Index("ix_retry_items_status_group", "status", "error_group"),
+        # ... and lists them newest first, a page at a time.
+        Index("ix_retry_items_created_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

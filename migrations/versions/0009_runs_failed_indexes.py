@@ -1,4 +1,5 @@
-"""Retry items keep their error's group key, so the failed-tasks page groups by cause in SQL.
+"""Retry items keep their error's group key, so the failed-tasks page groups by cause in SQL;
+and an index lists them newest first without sorting the whole table.
 
 Revision ID: 0009_runs_failed_indexes
 Revises: 0006_user_preferences
@@ -23,6 +24,7 @@ _BATCH = 5000
 def upgrade():
     op.add_column("retry_items", sa.Column("error_group", sa.String(length=255), nullable=True))
     op.create_index("ix_retry_items_status_group", "retry_items", ["status", "error_group"])
+    op.create_index("ix_retry_items_created_id", "retry_items", ["created_at", "id"])
     _backfill()
 
 
@@ -52,5 +54,6 @@ def _backfill():
 
 
 def downgrade():
+    op.drop_index("ix_retry_items_created_id", table_name="retry_items")
     op.drop_index("ix_retry_items_status_group", table_name="retry_items")
     op.drop_column("retry_items", "error_group")

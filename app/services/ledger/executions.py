@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
 from app.models import Execution, ScheduledJob, TaskFunction, User
@@ -157,6 +158,22 @@ def get_many(session: DbSession, user: User, ids: list[uuid.UUID]) -> list[Execu
     if not ids:
         return []
     return list(session.scalars(_visible(user).where(Execution.id.in_(ids))))
+
+
+def load_jobs(session: DbSession, rows: list[Execution]) -> None:
+    """Load the jobs of ``rows`` in one query, so ``row.job`` costs none per row (a list page).
+
+    Set on each row: the session's identity map holds objects weakly, so merely
+    loading them would not keep them for the template.
+    """
+    ids = {row.job_id for row in rows}
+    if not ids:
+        return
+    jobs = {
+        job.id: job for job in session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(ids)))
+    }
+    for row in rows:
+        set_committed_value(row, "job", jobs.get(row.job_id))
 
 
 def next_attempt(session: DbSession, user: User, execution: Execution) -> Execution | None:

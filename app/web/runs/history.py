@@ -53,6 +53,7 @@ def index() -> Response:
     page = executions.list_executions_keyset(
         db.session, current_user, state.history_filters(), state.cursor or None, PER_PAGE
     )
+    executions.load_jobs(db.session, page.items)
     response = htmx.render(
         "runs/index.html",
         "runs/_table.html",
@@ -81,6 +82,7 @@ def _polled_ids(raw: str) -> list[uuid.UUID]:
 def rows() -> Response:
     """The listed runs as they are now, swapped out of band; the poller with those still open."""
     runs = executions.get_many(db.session, current_user, _polled_ids(request.args.get("ids", "")))
+    executions.load_jobs(db.session, runs)
     return htmx.render(
         "runs/_rows.html", "runs/_rows.html", live=True, runs=runs, polled=open_ids(runs)
     )
