@@ -155,3 +155,13 @@ def test_queries_per_page_do_not_grow_with_rows(client, admin, editor, make_job,
             assert len(shown(client.get("/runs"))) == total
         counts.append(len(statements))
     assert counts[0] == counts[1]
+
+
+def test_the_job_page_links_to_its_runs_and_failures(client, editor, make_job, make_execution):
+    job = make_job(editor, name="Linked")
+    mine = make_execution(job)
+    make_execution(make_job(editor, name="Other"))
+    sign_in(client, editor)
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert f'href="/runs?job={job.id}"' in html and f'href="/failed?job={job.id}"' in html
+    assert shown(client.get(f"/runs?job={job.id}")) == [str(mine.id)]
