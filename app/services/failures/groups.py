@@ -26,13 +26,16 @@ MAX_CHAIN = 100  # attempts followed back from one failure (retry_count is far l
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    """Failures sharing an error key: how many, the newest and oldest, one message as it was."""
+    """Failures sharing an error key: how many, the newest and the oldest.
+
+    No sample message: ``min(last_error)`` over 100,000 items made the
+    aggregate take 65 ms instead of 38 (EXPLAIN ANALYZE); "Show N" lists them.
+    """
 
     key: str | None
     count: int
     newest: datetime
     oldest: datetime
-    sample: str | None
 
     @property
     def kind(self) -> str:
@@ -57,7 +60,6 @@ def error_groups(
             count,
             func.max(RetryItem.created_at),
             func.min(RetryItem.created_at),
-            func.min(RetryItem.last_error),
         )
         .group_by(RetryItem.error_group)
         .order_by(count.desc(), RetryItem.error_group)
