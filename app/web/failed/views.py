@@ -28,17 +28,18 @@ STATUS_LABELS = (
 
 def region_context(user: User, state: FailedState) -> dict[str, Any]:
     """What the swappable region shows: a page of items, or the error groups, and the total."""
-    page = retry_queue.list_items(db.session, user, state.retry_filters(per_page=PER_PAGE))
+    grouped = state.view == "groups"
+    filters = (
+        state.retry_filters(page=1, per_page=1)
+        if grouped
+        else state.retry_filters(per_page=PER_PAGE)
+    )  # grouped: the list query only counts
+    page = retry_queue.list_items(db.session, user, filters)
     total = page.total or 0
-    found = (
-        groups.error_groups(db.session, user, state.retry_filters())
-        if state.view == "groups"
-        else []
-    )
     return {
         "state": state,
-        "items": page.items if state.view != "groups" else [],
-        "error_groups": found,
+        "items": [] if grouped else page.items,
+        "error_groups": groups.error_groups(db.session, user, filters) if grouped else [],
         "total": total,
         "pages": max(1, -(-total // PER_PAGE)),
         "choices": {
