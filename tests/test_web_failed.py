@@ -72,6 +72,10 @@ def test_filters_status_text_task_trigger_and_job(client, admin, editor, make_jo
     assert shown(client.get("/failed?q=timeout")) == [str(a.id)]
     assert shown(client.get("/failed?task=sleep")) == [str(c.id)]
     assert shown(client.get("/failed?trigger=manual")) == [str(b.id)]
+    b.execution.status = "timeout"
+    db.session.commit()
+    assert shown(client.get("/failed?outcome=timeout")) == [str(b.id)]
+    assert len(shown(client.get("/failed?outcome=success"))) == 3  # not a failure: no filter
     assert shown(client.get("/failed?job=expo")) == [str(c.id)]
     assert "1 failed run matches." in client.get("/failed?job=expo").get_data(as_text=True)
 

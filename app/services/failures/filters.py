@@ -48,6 +48,7 @@ class RetryFilters:
     task: str | None = None
     queue: str | None = None
     triggered_by: str | None = None
+    run_status: str | None = None
     scheduled_since: datetime | None = None
     scheduled_until: datetime | None = None
     started_since: datetime | None = None
@@ -66,10 +67,12 @@ def visible(user: User) -> Select[RetryItem]:
 
 
 def _run_conditions(filters: RetryFilters) -> list[ColumnElement[bool]]:
-    """SQL on ``Execution`` (the failed run): its trigger and its slot or start window."""
+    """SQL on ``Execution`` (the failed run): its outcome, trigger, and slot or start window."""
     conditions: list[ColumnElement[bool]] = []
     if filters.triggered_by:
         conditions.append(Execution.triggered_by == filters.triggered_by)
+    if filters.run_status:
+        conditions.append(Execution.status == filters.run_status)
     windows = (
         (Execution.scheduled_for, filters.scheduled_since, filters.scheduled_until),
         (Execution.started_at, filters.started_since, filters.started_until),

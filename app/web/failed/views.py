@@ -16,7 +16,13 @@ from app.models import User
 from app.services.failures import groups, retry_queue
 from app.web.failed import bp
 from app.web.jobs.table import filter_choices
-from app.web.runs.filters import TRIGGER_LABELS, TRIGGERS, FailedState, parse_failed
+from app.web.runs.filters import (
+    FAILED_OUTCOMES,
+    TRIGGER_LABELS,
+    TRIGGERS,
+    FailedState,
+    parse_failed,
+)
 
 PER_PAGE = 20
 STATUS_LABELS = (
@@ -44,6 +50,7 @@ def region_context(user: User, state: FailedState) -> dict[str, Any]:
         "pages": max(1, -(-total // PER_PAGE)),
         "choices": {
             "tasks": filter_choices(user)["tasks"],
+            "outcomes": FAILED_OUTCOMES,
             "triggers": [(value, TRIGGER_LABELS.get(value, value)) for value in TRIGGERS],
         },
     }

@@ -26,6 +26,7 @@ MAX_TEXT = 200
 OUTCOMES = tuple(status.value for status in ExecutionStatus)
 TRIGGERS = tuple(trigger.value for trigger in TriggeredBy)
 RETRY_STATUSES = (RetryStatus.PENDING.value, RetryStatus.CLAIMED.value, RetryStatus.DEAD.value)
+FAILED_OUTCOMES = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value)
 WINDOWS = ("scheduled", "started")
 VIEWS = ("", "groups")
 TRIGGER_LABELS = {
@@ -107,11 +108,12 @@ class FailedState(RunFilterState):
     page: int = 1
 
     def retry_filters(self, page: int | None = None, per_page: int = 20) -> RetryFilters:
-        """The service's filters; the failed run's outcome is not a filter here."""
+        """The service's filters: the item's status, the failed run's outcome and the rest."""
         return RetryFilters(
             page=page or self.page,
             per_page=per_page,
             status=self.status or None,
+            run_status=self.outcome or None,
             triggered_by=self.trigger or None,
             group=self.group or None,
             newest_first=True,
@@ -172,6 +174,7 @@ def parse_failed(args: MultiDict[str, str]) -> FailedState:
     """The failed-tasks list's state from a query string (or a bulk form's fields)."""
     page = args.get("page", "1")
     return FailedState(
+        outcome=_choice(args.get("outcome"), FAILED_OUTCOMES),
         status=_choice(args.get("status"), RETRY_STATUSES),
         view=_choice(args.get("view"), VIEWS),
         group=_text(args, "group", 255),
