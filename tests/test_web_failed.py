@@ -261,3 +261,15 @@ def test_bad_query_values_never_500(client, editor, make_job, fail):
     ):
         assert client.get(f"/failed?{query}").status_code == 200
     assert client.get("/failed/not-a-uuid").status_code == 404
+
+
+def test_pages_of_twenty_and_a_page_past_the_end(client, editor, make_job, fail):
+    job = make_job(editor)
+    items = [fail(job, f"E{n}", age=n) for n in range(23)]
+    sign_in(client, editor)
+    first = client.get("/failed")
+    assert shown(first) == [str(item.id) for item in items[:20]]
+    assert "Page 1 of 2" in first.get_data(as_text=True)
+    assert shown(client.get("/failed?page=2")) == [str(item.id) for item in items[20:]]
+    beyond = client.get("/failed?page=7").get_data(as_text=True)
+    assert "Back to the first page" in beyond and "No failed runs" not in beyond
