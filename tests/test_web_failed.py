@@ -273,3 +273,17 @@ def test_pages_of_twenty_and_a_page_past_the_end(client, editor, make_job, fail)
     assert shown(client.get("/failed?page=2")) == [str(item.id) for item in items[20:]]
     beyond = client.get("/failed?page=7").get_data(as_text=True)
     assert "Back to the first page" in beyond and "No failed runs" not in beyond
+
+
+def test_more_than_one_action_may_take_is_said(client, editor, make_job, fail, monkeypatch):
+    from app.services.failures import retry_queue
+
+    monkeypatch.setattr(retry_queue, "BULK_LIMIT", 2)
+    job = make_job(editor)
+    items = [fail(job, f"E{n}") for n in range(3)]
+    sign_in(client, editor)
+    done = client.post("/failed/bulk", data=form(client, action="discard", all="1", confirmed="1"))
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "2 discarded, more matched than one action may change" in page
+    db.session.expire_all()
+    assert sorted(item.status for item in items) == ["dead", "discarded", "discarded"]

@@ -288,6 +288,34 @@ class BulkOutcome:
     retried: Retried
 
 
+@dataclass(frozen=True)
+class _Aim:
+    """What a bulk action aims at: every match (id, status), the open ones, those allowed."""
+
+    matched: int
+    open: int
+    target: list[uuid.UUID]
+    truncated: bool
+
+
+def _aim(session: DbSession, user: User, action: str, filters: RetryFilters) -> _Aim:
+    """The items matching ``filters`` (at most BULK_LIMIT) and which of them may be acted on."""
+    matched = session.execute(
+        filtered(user, filters).with_only_columns(RetryItem.id, RetryItem.status)
+        .order_by(RetryItem.id).limit(BULK_LIMIT + 1)
+    ).all()  # fmt: skip
+    open_ids = [item_id for item_id, status in matched[:BULK_LIMIT] if status in OPEN]
+    allowed = select(ScheduledJob.id).where(access.changeable_job_condition(user))
+    if action == "trigger":
+        allowed = allowed.where(ScheduledJob.deleted_at.is_(None))
+    mine = select(RetryItem.id).where(
+        claims.by_ids(RetryItem, open_ids), RetryItem.job_id.in_(allowed)
+    )
+    target = list(session.scalars(mine)) if open_ids else []
+    count = min(len(matched), BULK_LIMIT)
+    return _Aim(count, len(open_ids), target, len(matched) > BULK_LIMIT)
+
+
 def apply_bulk(
     session: DbSession,
     user: User,
@@ -302,36 +330,21 @@ def apply_bulk(
     change (others', system tasks for editors) are counted, not touched.
     """
     access.require_writer(user, _(_NO_RETRY))
-    matched = session.execute(
-        filtered(user, filters).with_only_columns(RetryItem.id, RetryItem.status)
-        .order_by(RetryItem.id).limit(BULK_LIMIT + 1)
-    ).all()  # fmt: skip
-    truncated = len(matched) > BULK_LIMIT
-    matched = matched[:BULK_LIMIT]
-    open_ids = [item_id for item_id, status in matched if status in OPEN]
-    allowed = select(ScheduledJob.id).where(access.changeable_job_condition(user))
-    if action == "trigger":
-        allowed = allowed.where(ScheduledJob.deleted_at.is_(None))
-    target = list(
-        session.scalars(
-            select(RetryItem.id).where(
-                claims.by_ids(RetryItem, open_ids), RetryItem.job_id.in_(allowed)
-            )
-        )
-    ) if open_ids else []  # fmt: skip
+    aim = _aim(session, user, action, filters)
     retried = Retried([], True)
     if action == "discard":
-        done = _discard(session, target, now) if target else 0
+        done = _discard(session, aim.target, now) if aim.target else 0
         session.commit()
     else:
         claimer = f"user:{user.email}"
-        taken = claim_selected(session, target, claimer, now) if target else []
+        taken = claim_selected(session, aim.target, claimer, now) if aim.target else []
         launched = launch(session, taken, claimer, now, user)
         session.commit()
         done = len(launched.executions)
         retried = Retried(launched.executions, enqueue(recurrence, launched.arms))
-    already = len(matched) - len(open_ids) + len(target) - done
-    return BulkOutcome(action, done, already, len(open_ids) - len(target), truncated, retried)
+    already = aim.matched - aim.open + len(aim.target) - done
+    refused = aim.open - len(aim.target)
+    return BulkOutcome(action, done, already, refused, aim.truncated, retried)
 
 
 def bulk(

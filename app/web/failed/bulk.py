@@ -55,7 +55,7 @@ def outcome_text(outcome: BulkOutcome) -> str:
         )
         parts.append(refused)
     if outcome.truncated:
-        parts.append(_("More matched than one action may change; apply it again for the rest."))
+        parts.append(_("more matched than one action may change; apply it again for the rest"))
     if not outcome.retried.queued:
         parts.append(shown(outcome.retried.message))
     return ", ".join(parts)
