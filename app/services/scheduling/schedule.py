@@ -33,8 +33,15 @@ def anchor_of(job: ScheduledJob) -> datetime:
     return (job.start_date or job.created_at).replace(microsecond=0)
 
 
-def upcoming(job: ScheduledJob, after: datetime, count: int) -> list[datetime]:
-    """The job's next ``count`` fire times strictly after ``after`` (UTC)."""
+def upcoming(
+    job: ScheduledJob, after: datetime, count: int, until: datetime | None = None
+) -> list[datetime]:
+    """The job's next ``count`` fire times strictly after ``after`` (UTC), none past ``until``.
+
+    ``until`` (inclusive) lets the calendar ask for one window without computing
+    past its end; firing and the preview leave it out and get the same times.
+    """
+    ends = [moment for moment in (job.end_date, until) if moment is not None]
     return timemath.fire_times(
         trigger_of(job),
         zone_of(job),
@@ -42,7 +49,7 @@ def upcoming(job: ScheduledJob, after: datetime, count: int) -> list[datetime]:
         count,
         anchor=anchor_of(job),
         start=job.start_date,
-        end=job.end_date,
+        end=min(ends) if ends else None,
     )
 
 
