@@ -7,9 +7,10 @@ from flask import Flask
 
 def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
-    from app.web import i18n, jobs, preferences, runs
+    from app.web import calendar, i18n, jobs, preferences, runs
 
     i18n.register(app)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(preferences.bp)
     app.register_blueprint(runs.bp)
+    app.register_blueprint(calendar.bp)

@@ -320,3 +320,17 @@ def _aggregate(
     kept.sort(key=lambda e: (e.start, e.job.name.lower()))
     bars.sort(key=lambda b: (b.day, b.job.name.lower()))
     return kept, bars
+
+
+def queue_names(session: DbSession, user: User) -> list[str]:
+    """The queues of the jobs this user may see, for the queue filter."""
+    name = func.coalesce(ScheduledJob.queue, TaskFunction.queue)
+    query = (
+        select(name)
+        .select_from(ScheduledJob)
+        .join(TaskFunction, ScheduledJob.task_function_id == TaskFunction.id)
+        .where(ScheduledJob.deleted_at.is_(None), access.job_condition(user))
+        .distinct()
+        .order_by(name)
+    )
+    return [str(queue) for queue in session.scalars(query)]
