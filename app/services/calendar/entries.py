@@ -131,15 +131,22 @@ def calendar_window(
     counted = [job for job in firing if density.is_dense(job, dense_after)]
     listed = [job for job in firing if job not in counted]
     future, capped = _occurrences(listed, window, now)
-    future_keys = {(e.job.id, e.start) for e in future}
-    # The next slot is already a pending row (armed in Redis): show it once, as the occurrence.
-    runs = [e for e in runs if not (e.status == "pending" and (e.job.id, e.start) in future_keys)]
+    runs, future = _one_per_slot(runs, future)
     entries = _outcome_filtered(runs + future, filters.outcome)
     data = CalendarData(window, occurrences_capped=capped, runs_capped=runs_capped)
     counts = _counts(counted, window, now, filters.outcome)
     data.entries, data.bars = _aggregate(entries, window, dense_after, counts)
     data.transitions = transitions(window)
     return data
+
+
+def _one_per_slot(runs: list[Entry], future: list[Entry]) -> tuple[list[Entry], list[Entry]]:
+    """A slot shows once: the armed next slot (a pending row) as its occurrence, a slot
+    the ledger already settled (run, skipped, missed) as that record."""
+    future_keys = {(e.job.id, e.start) for e in future}
+    runs = [e for e in runs if not (e.status == "pending" and (e.job.id, e.start) in future_keys)]
+    settled = {(e.job.id, e.start) for e in runs if e.status != "pending"}
+    return runs, [e for e in future if (e.job.id, e.start) not in settled]
 
 
 def _jobs_query(user: User, filters: Filters) -> Select[ScheduledJob]:
