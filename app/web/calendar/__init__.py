@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("calendar", __name__)
 
-from app.web.calendar import views  # noqa: E402,F401
+from app.web.calendar import feed, views  # noqa: E402,F401

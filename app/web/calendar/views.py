@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from flask import redirect, request, url_for
+from flask import redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -14,9 +14,11 @@ from werkzeug.wrappers import Response
 from app import htmx
 from app.extensions import db
 from app.models import utcnow
+from app.services.calendar import subscription
 from app.services.calendar.entries import calendar_window, queue_names
 from app.services.calendar.window import step, window_for
 from app.web.calendar import bp, grid
+from app.web.calendar.feed import NEW_FEED_KEY, feed_url
 from app.web.calendar.state import DENSE_AFTER, CalendarState, parse_state
 from app.web.i18n import parse_zone, select_timezone
 from app.web.jobs.schedule_words import schedule_words
@@ -38,9 +40,14 @@ def index() -> Response:
     state = parse_state(request.args, current_user, now.astimezone(zone).date())
     locale = get_locale() or Locale("en")
     window = window_for(state.view, state.day, zone, grid.first_weekday(locale))
+    context: dict[str, Any] = {}
     data = calendar_window(
         db.session, current_user, window, state.filters(), now, DENSE_AFTER[state.view]
     )
+    if not htmx.is_partial_request():
+        context["feed"] = subscription.active_feed(db.session, current_user)
+        new_token = session.pop(NEW_FEED_KEY, None)
+        context["new_feed_url"] = feed_url(new_token) if new_token else None
     response = htmx.render(
         "calendar/index.html",
         "calendar/_region.html",
@@ -54,6 +61,7 @@ def index() -> Response:
         today=now.astimezone(zone).date(),
         choices=filter_choices(current_user) | {"queues": queue_names(db.session, current_user)},
         schedule_words=schedule_words,
+        **context,
     )
     if clean != given:
         response.headers["HX-Push-Url"] = url_for("calendar.index", **clean)
