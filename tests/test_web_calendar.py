@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -166,3 +166,44 @@ def test_arabic_page_is_mirrored_with_arabic_names(client, editor):
     html = client.get("/calendar?date=2027-01-10&zone=UTC", headers=arabic).get_data(as_text=True)
     assert '<html lang="ar" dir="rtl"' in html
     assert "يناير" in html  # January
+
+
+def test_list_view_stops_at_its_row_limit_and_says_how_many_more(
+    client, editor, make_job, monkeypatch
+):
+    from app.web.calendar import grid
+
+    monkeypatch.setattr(grid, "LIST_LIMIT", 5)
+    sign_in(client, editor)
+    make_job(
+        editor,
+        name="Twice a day",
+        schedule_config={"hours": 12},
+        start_date=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    html = client.get("/calendar?view=list&date=2027-01-06&zone=UTC").get_data(as_text=True)
+    assert html.count('<li class="cal-row') == 5
+    assert "9 more entries are not listed" in html  # 14 in the week
+
+
+def test_jobs_sharing_a_rule_share_its_times(editor, outsider, make_job):
+    from zoneinfo import ZoneInfo
+
+    from app.extensions import db
+    from app.services.calendar.entries import Filters, calendar_window
+    from app.services.calendar.window import window_for
+
+    before = datetime(2027, 1, 2, tzinfo=UTC)
+    for name, start in (("a", None), ("b", None), ("c", datetime(2027, 1, 6, tzinfo=UTC))):
+        make_job(
+            editor,
+            name=name,
+            now=before,
+            job_type="cron",
+            schedule_config={"expression": "0 6 * * *"},
+            start_date=start,
+        )
+    window = window_for("week", date(2027, 1, 5), ZoneInfo("UTC"), 6)
+    data = calendar_window(db.session, editor.user, window, Filters(), before, 100)
+    days = {name: [e.start.day for e in data.entries if e.job.name == name] for name in "abc"}
+    assert days == {"a": [3, 4, 5, 6, 7, 8, 9], "b": [3, 4, 5, 6, 7, 8, 9], "c": [6, 7, 8, 9]}

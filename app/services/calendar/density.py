@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from app import timemath
 from app.models import ScheduledJob
-from app.services.calendar.window import Window, day_start
+from app.services.calendar.window import Window
 from app.services.scheduling import schedule
 
 _EPSILON = timedelta(microseconds=1)
@@ -30,20 +30,28 @@ def is_dense(job: ScheduledJob, dense_after: int) -> bool:
 def day_counts(
     job: ScheduledJob, window: Window, now: datetime, paused: str, scheduled: str
 ) -> dict[date, Counter[str]]:
-    """The job's future slot count per local day of the window, split paused/scheduled."""
+    """The job's future slot count per local day of the window, split paused/scheduled.
+
+    The engine gives the first slot from the window's start on; every later slot is
+    that one plus a whole number of intervals (elapsed time), up to the end date.
+    """
     trigger = schedule.trigger_of(job)
     assert isinstance(trigger, timemath.IntervalTrigger)
+    every = trigger.every
+    first = schedule.upcoming(job, max(now, window.start - _EPSILON), 1, window.end - _EPSILON)
+    if not first:
+        return {}
     counts: dict[date, Counter[str]] = {}
-    for day in window.days:
-        begin, end = day_start(day, window.zone), day_start(day + _DAY, window.zone)
-        if end <= now:
-            continue
+    for day, begin, end in window.bounds:
         limit = end - _EPSILON if job.end_date is None else min(end - _EPSILON, job.end_date)
-        first = schedule.upcoming(job, max(now, begin - _EPSILON), 1, limit)
-        if not first:
+        if limit < first[0]:
             continue
-        total = (limit - first[0]) // trigger.every + 1
-        counts[day] = _split(job, first[0], limit, trigger.every, total, paused, scheduled)
+        # The first slot at or after ``begin`` (never before the engine's first).
+        head = first[0] if begin <= first[0] else first[0] + -(-(begin - first[0]) // every) * every
+        if head > limit:
+            continue
+        total = (limit - head) // every + 1
+        counts[day] = _split(job, head, limit, every, total, paused, scheduled)
     return counts
 
 

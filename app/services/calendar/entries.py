@@ -233,6 +233,9 @@ def _folded(run: Entry, status: str, attempt: int) -> Entry:
     return replace(run, status=status, attempts=attempt)
 
 
+_Fires = list[tuple[datetime, timemath.FireFlags]]
+
+
 def _occurrences(
     jobs: Iterable[ScheduledJob], window: Window, now: datetime
 ) -> tuple[list[Entry], bool]:
@@ -243,16 +246,43 @@ def _occurrences(
     entries: list[Entry] = []
     if after >= until:
         return entries, False
+    shared: dict[tuple[object, ...], _Fires] = {}
     for job in sorted(jobs, key=lambda j: (j.name.lower(), j.id)):
         if budget <= 0:
             return entries, True
-        times = schedule.upcoming(job, after, budget + 1, until)
-        if len(times) > budget:
-            entries += _occurrence_entries(job, times[:budget])
+        fires = _fires(job, after, until, budget + 1, shared)
+        entries += _occurrence_entries(job, fires[:budget])
+        if len(fires) > budget:
             return entries, True
-        budget -= len(times)
-        entries += _occurrence_entries(job, times)
+        budget -= len(fires)
     return entries, False
+
+
+def _fires(
+    job: ScheduledJob,
+    after: datetime,
+    until: datetime,
+    count: int,
+    shared: dict[tuple[object, ...], _Fires],
+) -> _Fires:
+    """The job's fire times in the window with the preview's DST flags.
+
+    Cron and one-off times depend only on the rule, zone and start/end dates, not
+    on the job, so jobs sharing those (many jobs run "0 * * * *") are computed once.
+    """
+    trigger, zone = schedule.trigger_of(job), schedule.zone_of(job)
+    key = None
+    if not isinstance(trigger, timemath.IntervalTrigger):
+        key = (trigger, zone.key, job.start_date, job.end_date)
+        known = shared.get(key)
+        # Asked with a larger count before (the budget only shrinks): complete, or enough.
+        if known is not None:
+            return known[:count]
+    times = schedule.upcoming(job, after, count, until)
+    fires = [(moment, timemath.classify_fire(trigger, moment, zone)) for moment in times]
+    if key is not None:
+        shared[key] = fires
+    return fires
 
 
 def _firing(jobs: Iterable[ScheduledJob]) -> list[ScheduledJob]:
@@ -260,12 +290,10 @@ def _firing(jobs: Iterable[ScheduledJob]) -> list[ScheduledJob]:
     return [j for j in jobs if j.deleted_at is None and j.derive_status() in _FIRING]
 
 
-def _occurrence_entries(job: ScheduledJob, times: list[datetime]) -> list[Entry]:
-    """Entries for fire times, with the preview's DST flags and paused-until-resume state."""
-    trigger, zone = schedule.trigger_of(job), schedule.zone_of(job)
+def _occurrence_entries(job: ScheduledJob, fires: _Fires) -> list[Entry]:
+    """Entries for fire times, with their DST flags and paused-until-resume state."""
     entries = []
-    for moment in times:
-        flags = timemath.classify_fire(trigger, moment, zone)
+    for moment, flags in fires:
         paused = job.is_paused and (job.resume_at is None or moment < job.resume_at)
         entries.append(
             Entry(

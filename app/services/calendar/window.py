@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from app import timemath
@@ -42,6 +43,12 @@ class Window:
     def days(self) -> list[date]:
         """Every local day shown, in order."""
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days)]
+
+    @cached_property
+    def bounds(self) -> list[tuple[date, datetime, datetime]]:
+        """Each day with its first instant and the next day's (computed once per window)."""
+        starts = [day_start(day, self.zone) for day in [*self.days, self.last]]
+        return list(zip(self.days, starts, starts[1:], strict=False))
 
     def day_of(self, instant: datetime) -> date:
         """The local day an instant falls on."""
@@ -101,8 +108,7 @@ def step(view: str, anchor: date, forward: bool) -> date:
 def transitions(window: Window) -> dict[date, Transition]:
     """The days of the window on which the display zone's offset changes."""
     found: dict[date, Transition] = {}
-    for day in window.days:
-        begin, end = day_start(day, window.zone), day_start(day + _DAY, window.zone)
+    for day, begin, end in window.bounds:
         if _offset(begin, window.zone) != _offset(end - _SECOND, window.zone):
             found[day] = _transition(begin, end, window.zone)
     return found

@@ -18,8 +18,10 @@ from babel.dates import format_date, format_interval, format_time
 from app.services.calendar.entries import Bar, CalendarData, Entry
 from app.services.calendar.window import Transition
 
-# Items a cell lists before "+N more" (which opens the day).
-CELL_LIMIT = {"month": 4, "week": 3}
+# Items a cell lists before "+N more" (which opens the day, or the list from the day view).
+CELL_LIMIT = {"month": 4, "week": 3, "day": 8}
+# Rows the list view shows; beyond, it says how many more and asks for a filter.
+LIST_LIMIT = 300
 HOURS = range(24)
 
 
@@ -51,6 +53,7 @@ class Layout:
     weeks: list[list[Cell]] = field(default_factory=list)
     columns: list[DayColumn] = field(default_factory=list)
     agenda: list[Cell] = field(default_factory=list)
+    unlisted: int = 0
 
 
 def first_weekday(locale: Locale) -> int:
@@ -81,11 +84,22 @@ def layout(data: CalendarData, locale: Locale) -> Layout:
         cells = [_cell(day, by_day[day], CELL_LIMIT["month"]) for day in window.days]
         result.weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
     elif window.view == "list":
-        result.agenda = [Cell(day, by_day[day]) for day in window.days if by_day[day]]
+        result.agenda, result.unlisted = _agenda(window.days, by_day)
     else:
         limit = CELL_LIMIT.get(window.view, 0)
         result.columns = [_column(day, by_day[day], data, limit) for day in window.days]
     return result
+
+
+def _agenda(days: list[date], by_day: dict[date, list[Entry | Bar]]) -> tuple[list[Cell], int]:
+    """The list's days with their items, up to ``LIST_LIMIT`` rows; and how many were left out."""
+    cells, room, total = [], LIST_LIMIT, 0
+    for day in days:
+        total += len(by_day[day])
+        if by_day[day] and room > 0:
+            cells.append(Cell(day, by_day[day][:room]))
+            room -= len(cells[-1].items)
+    return cells, total - (LIST_LIMIT - room)
 
 
 def _cell(day: date, items: list[Entry | Bar], limit: int) -> Cell:
