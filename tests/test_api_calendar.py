@@ -178,3 +178,11 @@ def test_not_in_the_future_before_now(api_as, editor, history):
     """Occurrences start at now: a past window holds only what the ledger recorded."""
     events = feed(api_as(editor), start="2027-01-01", end="2027-01-04T12:00:00Z").get_json()
     assert [e["extendedProps"]["kind"] for e in events] == ["missed", "run"]
+
+
+def test_at_most_max_events_are_answered(api_as, editor, make_job, monkeypatch):
+    monkeypatch.setattr("app.api.calendar.MAX_EVENTS", 3)
+    make_job(editor, now=BEFORE, job_type="cron", schedule_config={"expression": "0 6 * * *"})
+    answer = feed(api_as(editor), start="2027-01-05", end="2027-01-12")
+    assert len(answer.get_json()) == 3
+    assert answer.headers["X-Almanac-Capped"] == "true"

@@ -298,3 +298,29 @@ def test_occurrences_are_capped_and_say_so(editor, make_job, monkeypatch):
     data = show(editor.user, "day", date(2027, 1, 5), dense_after=4)
     assert data.occurrences_capped and data.capped
     assert sum(b.count for b in data.bars) + len(data.entries) == 100
+
+
+def test_frequent_cron_jobs_are_counted_and_a_shared_rule_is_computed_once(
+    editor, make_job, monkeypatch
+):
+    monkeypatch.setattr(cal, "MAX_OCCURRENCES", 300)  # one day of */5 fits once, not twice
+    for name in ("first", "second"):
+        make_job(editor, name=name, now=BEFORE, job_type="cron",
+                 schedule_config={"expression": "*/5 * * * *"})  # fmt: skip
+    data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), dense_after=24)
+    assert [(b.job.name, b.count, b.outcomes) for b in data.bars] == [
+        ("first", 288, {"scheduled": 288}),
+        ("second", 288, {"scheduled": 288}),
+    ]
+    assert data.entries == [] and not data.capped
+
+
+def test_paused_frequent_cron_job_counts_paused_slots_until_resume(editor, make_job):
+    from app.services.scheduling import jobs
+
+    job = make_job(editor, now=BEFORE, job_type="cron", schedule_config={"expression": "0 * * * *"})
+    jobs.apply_action(db.session, editor.user, job.id, "pause", BEFORE,
+                      resume_at=datetime(2027, 1, 5, 6, tzinfo=UTC))  # fmt: skip
+    db.session.commit()
+    data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), dense_after=4)
+    assert [b.outcomes for b in data.bars] == [{"paused": 6, "scheduled": 18}]

@@ -15,6 +15,8 @@ from app.services.calendar.entries import Bar, Entry, Filters
 from app.services.calendar.feed import calendar_span
 
 CAPPED_HEADER = "X-Almanac-Capped"
+# Events in one answer: enough for any screen, small enough to serialise quickly.
+MAX_EVENTS = 10_000
 
 
 @spec.route(
@@ -29,7 +31,8 @@ CAPPED_HEADER = "X-Almanac-Capped"
         "Past runs (by the slot they stand for), future occurrences (from the scheduler's "
         "own time math), and skipped or missed slots in [start, end), at most 93 days. "
         "A job with more than 96 entries on a day becomes one all-day `summary` event. "
-        "At most 10,000 occurrences and 10,000 runs are read; when a cap cut the answer "
+        "At most 10,000 occurrences and 10,000 runs are read and 10,000 events answered; "
+        "when a cap cut the answer "
         f"short the response carries `{CAPPED_HEADER}: true`."
     ),
 )
@@ -41,8 +44,8 @@ def calendar_feed() -> Any:
     data = calendar_span(db.session, api_user(), bounds, query.time_zone, filters, utcnow())
     events = [_event(entry) for entry in data.entries] + [_summary(bar) for bar in data.bars]
     events.sort(key=lambda event: event.start)
-    response = respond(CalendarEvents(events))
-    if data.capped:
+    response = respond(CalendarEvents(events[:MAX_EVENTS]))
+    if data.capped or len(events) > MAX_EVENTS:
         response.headers[CAPPED_HEADER] = "true"
     return response
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from app import timemath
 from app.extensions import DbSession
 from app.models import (
     Execution,
@@ -30,15 +29,14 @@ from app.models import (
     User,
 )
 from app.services import access
-from app.services.calendar import density
-from app.services.calendar.window import Transition, Window, day_start, transitions
+from app.services.calendar import density, occurrences
+from app.services.calendar.window import Transition, Window, transitions
 from app.services.paging import contains
-from app.services.scheduling import schedule
 
 # A request never computes more fire times than this (the issue's cap), nor reads more runs.
 MAX_OCCURRENCES = 10_000
 MAX_RUNS = 10_000
-SCHEDULED, PAUSED = "scheduled", "paused"
+SCHEDULED, PAUSED = occurrences.SCHEDULED, occurrences.PAUSED
 KINDS = ("run", "occurrence", "skipped", "missed")
 OUTCOMES = (
     ExecutionStatus.SUCCESS.value,
@@ -130,21 +128,36 @@ def calendar_window(
     firing = _firing(jobs.values())
     counted = [job for job in firing if density.is_dense(job, dense_after)]
     listed = [job for job in firing if job not in counted]
-    future, capped = _occurrences(listed, window, now)
-    runs, future = _one_per_slot(runs, future)
+    found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
+    runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)
-    data = CalendarData(window, occurrences_capped=capped, runs_capped=runs_capped)
+    data = CalendarData(window, occurrences_capped=found.capped, runs_capped=runs_capped)
     counts = _counts(counted, window, now, filters.outcome)
+    if not filters.outcome or filters.outcome == SCHEDULED:
+        counts |= found.counts
     data.entries, data.bars = _aggregate(entries, window, dense_after, counts)
     data.transitions = transitions(window)
     return data
 
 
-def _one_per_slot(runs: list[Entry], future: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    """A slot shows once: the armed next slot (a pending row) as its occurrence, a slot
-    the ledger already settled (run, skipped, missed) as that record."""
+def _one_per_slot(
+    runs: list[Entry],
+    future: list[Entry],
+    counted: dict[tuple[ScheduledJob, date], Counter[str]],
+    now: datetime,
+) -> tuple[list[Entry], list[Entry]]:
+    """A slot shows once: the armed next slot (a pending row) as its occurrence (listed or
+    counted), a slot the ledger already settled (run, skipped, missed) as that record."""
     future_keys = {(e.job.id, e.start) for e in future}
-    runs = [e for e in runs if not (e.status == "pending" and (e.job.id, e.start) in future_keys)]
+    counted_jobs = {job.id for job, _day in counted}
+    runs = [
+        e
+        for e in runs
+        if not (
+            e.status == "pending"
+            and ((e.job.id, e.start) in future_keys or (e.job.id in counted_jobs and e.start > now))
+        )
+    ]
     settled = {(e.job.id, e.start) for e in runs if e.status != "pending"}
     return runs, [e for e in future if (e.job.id, e.start) not in settled]
 
@@ -233,68 +246,16 @@ def _folded(run: Entry, status: str, attempt: int) -> Entry:
     return replace(run, status=status, attempts=attempt)
 
 
-_Fires = list[tuple[datetime, timemath.FireFlags]]
-
-
-def _occurrences(
-    jobs: Iterable[ScheduledJob], window: Window, now: datetime
-) -> tuple[list[Entry], bool]:
-    """Future fire times of firing jobs in the window, at most ``MAX_OCCURRENCES`` in all."""
-    after = max(now, window.start - _EPSILON)
-    until = window.end - _EPSILON
-    budget = MAX_OCCURRENCES
-    entries: list[Entry] = []
-    if after >= until:
-        return entries, False
-    shared: dict[tuple[object, ...], _Fires] = {}
-    for job in sorted(jobs, key=lambda j: (j.name.lower(), j.id)):
-        if budget <= 0:
-            return entries, True
-        fires = _fires(job, after, until, budget + 1, shared)
-        entries += _occurrence_entries(job, fires[:budget])
-        if len(fires) > budget:
-            return entries, True
-        budget -= len(fires)
-    return entries, False
-
-
-def _fires(
-    job: ScheduledJob,
-    after: datetime,
-    until: datetime,
-    count: int,
-    shared: dict[tuple[object, ...], _Fires],
-) -> _Fires:
-    """The job's fire times in the window with the preview's DST flags.
-
-    Cron and one-off times depend only on the rule, zone and start/end dates, not
-    on the job, so jobs sharing those (many jobs run "0 * * * *") are computed once.
-    """
-    trigger, zone = schedule.trigger_of(job), schedule.zone_of(job)
-    key = None
-    if not isinstance(trigger, timemath.IntervalTrigger):
-        key = (trigger, zone.key, job.start_date, job.end_date)
-        known = shared.get(key)
-        # Asked with a larger count before (the budget only shrinks): complete, or enough.
-        if known is not None:
-            return known[:count]
-    times = schedule.upcoming(job, after, count, until)
-    fires = [(moment, timemath.classify_fire(trigger, moment, zone)) for moment in times]
-    if key is not None:
-        shared[key] = fires
-    return fires
-
-
 def _firing(jobs: Iterable[ScheduledJob]) -> list[ScheduledJob]:
     """Jobs that will fire: live, enabled, active or paused (paused slots show faded)."""
     return [j for j in jobs if j.deleted_at is None and j.derive_status() in _FIRING]
 
 
-def _occurrence_entries(job: ScheduledJob, fires: _Fires) -> list[Entry]:
-    """Entries for fire times, with their DST flags and paused-until-resume state."""
+def _occurrence_entries(found: occurrences.Future) -> list[Entry]:
+    """Entries for listed fire times, with their DST flags and paused-until-resume state."""
     entries = []
-    for moment, flags in fires:
-        paused = job.is_paused and (job.resume_at is None or moment < job.resume_at)
+    for job, moment, flags in found.listed:
+        paused = occurrences.is_paused_at(job)(moment)
         entries.append(
             Entry(
                 kind="occurrence",
@@ -343,17 +304,21 @@ def _aggregate(
         groups[(entry.job, window.day_of(entry.start))].append(entry)
     kept: list[Entry] = []
     bars: list[Bar] = []
-    for key in groups.keys() | counts.keys():
-        group, counted = groups.get(key, []), counts.get(key, Counter())
+    for key, group in groups.items():
         if key not in counts and len(group) <= dense_after:
             kept += group
             continue
-        outcomes = Counter(e.status for e in group) + counted
-        total = sum(outcomes.values())
-        first = min((e.start for e in group), default=day_start(key[1], window.zone))
-        bars.append(Bar(key[0], key[1], total, dict(outcomes), first))
-    kept.sort(key=lambda e: (e.start, e.job.name.lower()))
-    bars.sort(key=lambda b: (b.day, b.job.name.lower()))
+        outcomes = Counter(e.status for e in group) + counts.get(key, Counter())
+        first = min(e.start for e in group)
+        bars.append(Bar(key[0], key[1], sum(outcomes.values()), dict(outcomes), first))
+    # Days of counted jobs with no run recorded: the count as it is (most of a big grid).
+    for (job, day), counted in counts.items():
+        if (job, day) not in groups:
+            start = window.bounds_of(day)
+            bars.append(Bar(job, day, sum(counted.values()), dict(counted), start))
+    names = {job: job.name.lower() for job in {e.job for e in kept} | {b.job for b in bars}}
+    kept.sort(key=lambda e: (e.start, names[e.job]))
+    bars.sort(key=lambda b: (b.day, names[b.job]))
     return kept, bars
 
 

@@ -50,6 +50,10 @@ class Window:
         starts = [day_start(day, self.zone) for day in [*self.days, self.last]]
         return list(zip(self.days, starts, starts[1:], strict=False))
 
+    def bounds_of(self, day: date) -> datetime:
+        """The first instant of one of the window's days."""
+        return self.bounds[(day - self.first).days][1]
+
     def day_of(self, instant: datetime) -> date:
         """The local day an instant falls on."""
         return instant.astimezone(self.zone).date()
