@@ -36,36 +36,42 @@ def index() -> Response:
         return redirect(url_for("calendar.index", **clean))
     now = utcnow()
     zone_name = parse_zone_arg(given.get("zone"))
-    zone = ZoneInfo(zone_name)
-    state = parse_state(request.args, current_user, now.astimezone(zone).date())
+    today = now.astimezone(ZoneInfo(zone_name)).date()
+    state = parse_state(request.args, current_user, today)
     locale = get_locale() or Locale("en")
-    window = window_for(state.view, state.day, zone, grid.first_weekday(locale))
-    context: dict[str, Any] = {}
+    window = window_for(state.view, state.day, ZoneInfo(zone_name), grid.first_weekday(locale))
     data = calendar_window(
         db.session, current_user, window, state.filters(), now, DENSE_AFTER[state.view]
     )
-    if not htmx.is_partial_request():
-        context["feed"] = subscription.active_feed(db.session, current_user)
-        new_token = session.pop(NEW_FEED_KEY, None)
-        context["new_feed_url"] = feed_url(new_token) if new_token else None
     response = htmx.render(
         "calendar/index.html",
         "calendar/_region.html",
         state=state,
         data=data,
         layout=grid.layout(data, locale),
-        nav=_nav(state, now.astimezone(zone).date().isoformat()),
+        nav=_nav(state, today.isoformat()),
         zone_name=zone_name,
         locale=locale,
         grid=grid,
-        today=now.astimezone(zone).date(),
-        choices=filter_choices(current_user) | {"queues": queue_names(db.session, current_user)},
+        today=today,
         schedule_words=schedule_words,
-        **context,
+        **_page_context(),
     )
     if clean != given:
         response.headers["HX-Push-Url"] = url_for("calendar.index", **clean)
     return response
+
+
+def _page_context() -> dict[str, Any]:
+    """Filter choices, and (whole page only) the subscription box with a new address once."""
+    context: dict[str, Any] = {
+        "choices": filter_choices(current_user) | {"queues": queue_names(db.session, current_user)}
+    }
+    if not htmx.is_partial_request():
+        context["feed"] = subscription.active_feed(db.session, current_user)
+        new_token = session.pop(NEW_FEED_KEY, None)
+        context["new_feed_url"] = feed_url(new_token) if new_token else None
+    return context
 
 
 def parse_zone_arg(raw: str | None) -> str:
