@@ -207,3 +207,23 @@ def test_jobs_sharing_a_rule_share_its_times(editor, outsider, make_job):
     data = calendar_window(db.session, editor.user, window, Filters(), before, 100)
     days = {name: [e.start.day for e in data.entries if e.job.name == name] for name in "abc"}
     assert days == {"a": [3, 4, 5, 6, 7, 8, 9], "b": [3, 4, 5, 6, 7, 8, 9], "c": [6, 7, 8, 9]}
+
+
+def test_partial_and_page_show_the_same_entries(client, editor, jobs_and_runs):
+    sign_in(client, editor)
+    url = f"/calendar?view=week&date={day_of(utcnow() - timedelta(days=1))}&zone=UTC"
+    links = re.compile(r'href="(/(?:runs|jobs)/[0-9a-f-]{36})"')
+    page = links.findall(client.get(url).get_data(as_text=True))
+    part = links.findall(client.get(url, headers=PARTIAL).get_data(as_text=True))
+    assert page == part and page
+
+
+def test_a_full_month_cell_offers_more_which_opens_the_day(client, editor, make_job):
+    sign_in(client, editor)
+    for hour in range(6):
+        make_job(editor, name=f"At {hour}", job_type="cron", timezone="UTC",
+                 schedule_config={"expression": f"0 {hour} * * *"},
+                 now=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+    html = client.get("/calendar?date=2027-01-10&zone=UTC").get_data(as_text=True)
+    assert "+3 more" in html  # six entries, three shown and the link
+    assert 'href="/calendar?view=day&amp;date=2027-01-10&amp;zone=UTC"' in html
