@@ -13,7 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -37,7 +37,6 @@ from app.services.paging import contains
 MAX_OCCURRENCES = 10_000
 MAX_RUNS = 10_000
 SCHEDULED, PAUSED = occurrences.SCHEDULED, occurrences.PAUSED
-KINDS = ("run", "occurrence", "skipped", "missed")
 OUTCOMES = (
     ExecutionStatus.SUCCESS.value,
     ExecutionStatus.FAILED.value,
@@ -49,7 +48,6 @@ OUTCOMES = (
 )
 _GAP_KINDS = {ExecutionStatus.SKIPPED.value: "skipped", ExecutionStatus.MISSED.value: "missed"}
 _FIRING = (JobStatus.ACTIVE.value, JobStatus.PAUSED.value)
-_EPSILON = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -255,7 +253,7 @@ def _occurrence_entries(found: occurrences.Future) -> list[Entry]:
     """Entries for listed fire times, with their DST flags and paused-until-resume state."""
     entries = []
     for job, moment, flags in found.listed:
-        paused = occurrences.is_paused_at(job)(moment)
+        paused = occurrences.paused_at(job, moment)
         entries.append(
             Entry(
                 kind="occurrence",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -122,6 +122,6 @@ def _held(job: ScheduledJob, times: list[datetime], low: int, high: int) -> int:
     return bisect_left(times, job.resume_at, low, high) - low
 
 
-def is_paused_at(job: ScheduledJob) -> Callable[[datetime], bool]:
+def paused_at(job: ScheduledJob, moment: datetime) -> bool:
     """Whether a slot of this job falls while it is paused (faded until its resume time)."""
-    return lambda moment: job.is_paused and (job.resume_at is None or moment < job.resume_at)
+    return job.is_paused and (job.resume_at is None or moment < job.resume_at)
