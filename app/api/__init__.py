@@ -7,4 +7,4 @@ from app.api.spec import ApiSpec
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 spec = ApiSpec(bp)
 
-from app.api import common, executions, jobs, meta, retries, webhooks  # noqa: E402,F401
+from app.api import calendar, common, executions, jobs, meta, retries, webhooks  # noqa: E402,F401

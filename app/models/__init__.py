@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic autogenerate needs them loaded)."""
 
 from app.models.audit import AuditEvent
+from app.models.calendar import CalendarFeedToken
 from app.models.cluster import LeaderLease, SchedulerInstance
 from app.models.defaults import DEFAULTS_ROW_ID, JobDefaults
 from app.models.enums import (
@@ -27,6 +28,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Backoff",
+    "CalendarFeedToken",
     "DeliveryStatus",
     "Execution",
     "ExecutionStatus",

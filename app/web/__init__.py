@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
     """Bind Babel and attach the web blueprints."""
     from app.web import (
         audit,
+        calendar,
         failed,
         i18n,
         jobs,
@@ -21,5 +22,6 @@ def register(app: Flask) -> None:
     )
 
     i18n.register(app)
-    for module in (jobs, preferences, runs, failed, status, audit, settings, tokens, webhooks):
+    pages = (jobs, preferences, calendar, runs, failed, status, audit, settings, tokens, webhooks)
+    for module in pages:
         app.register_blueprint(module.bp)

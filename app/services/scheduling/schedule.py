@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +18,17 @@ from app.services.scheduling.job_fields import localize, parse_trigger, schedule
 
 def trigger_of(job: ScheduledJob) -> timemath.Trigger:
     """The parsed trigger of a stored job (stored configs were validated on save)."""
-    return timemath.parse_trigger(job.job_type.name, job.schedule_config)
+    return _parsed(job.job_type.name, json.dumps(job.schedule_config, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(job_type: str, config: str) -> timemath.Trigger:
+    """Parsing validates (a cron rule is probed for a real date): do it once per rule.
+
+    Triggers are frozen, so jobs with the same rule can share one; the calendar
+    asks for thousands of jobs' triggers in one request.
+    """
+    return timemath.parse_trigger(job_type, json.loads(config))
 
 
 def zone_of(job: ScheduledJob) -> ZoneInfo:
@@ -33,8 +45,15 @@ def anchor_of(job: ScheduledJob) -> datetime:
     return (job.start_date or job.created_at).replace(microsecond=0)
 
 
-def upcoming(job: ScheduledJob, after: datetime, count: int) -> list[datetime]:
-    """The job's next ``count`` fire times strictly after ``after`` (UTC)."""
+def upcoming(
+    job: ScheduledJob, after: datetime, count: int, until: datetime | None = None
+) -> list[datetime]:
+    """The job's next ``count`` fire times strictly after ``after`` (UTC), none past ``until``.
+
+    ``until`` (inclusive) lets the calendar ask for one window without computing
+    past its end; firing and the preview leave it out and get the same times.
+    """
+    ends = [moment for moment in (job.end_date, until) if moment is not None]
     return timemath.fire_times(
         trigger_of(job),
         zone_of(job),
@@ -42,7 +61,7 @@ def upcoming(job: ScheduledJob, after: datetime, count: int) -> list[datetime]:
         count,
         anchor=anchor_of(job),
         start=job.start_date,
-        end=job.end_date,
+        end=min(ends) if ends else None,
     )
 
 

@@ -1,0 +1,103 @@
+"""``GET /calendar``: runs, occurrences and gaps as FullCalendar event objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from app.api import spec
+from app.api.calendar_schemas import CalendarEvent, CalendarEvents, CalendarQuery, EventProps
+from app.api.common import api_user, parse_query, respond
+from app.extensions import db
+from app.models import utcnow
+from app.services.calendar.entries import Bar, Entry, Filters
+from app.services.calendar.feed import calendar_span
+
+CAPPED_HEADER = "X-Almanac-Capped"
+# Events in one answer: enough for any screen, small enough to serialise quickly.
+MAX_EVENTS = 10_000
+
+
+@spec.route(
+    "/calendar",
+    "GET",
+    summary="Calendar feed (FullCalendar events)",
+    tag="history",
+    query=CalendarQuery,
+    response=CalendarEvents,
+    errors=(400, 401, 422),
+    description=(
+        "Past runs (by the slot they stand for), future occurrences (from the scheduler's "
+        "own time math), and skipped or missed slots in [start, end), at most 93 days. "
+        "A job with more than 96 entries on a day becomes one all-day `summary` event. "
+        "At most 10,000 occurrences and 10,000 runs are read and 10,000 events answered; "
+        "when a cap cut the answer "
+        f"short the response carries `{CAPPED_HEADER}: true`."
+    ),
+)
+def calendar_feed() -> Any:
+    """The caller's calendar between ``start`` and ``end``, as FullCalendar reads it."""
+    query = parse_query(CalendarQuery)
+    filters = Filters(query.q, query.task, query.outcome, query.owner, query.queue)
+    bounds = (query.start, query.end)
+    data = calendar_span(db.session, api_user(), bounds, query.time_zone, filters, utcnow())
+    events = [_event(entry) for entry in data.entries] + [_summary(bar) for bar in data.bars]
+    events.sort(key=lambda event: event.start)
+    response = respond(CalendarEvents(events[:MAX_EVENTS]))
+    if data.capped or len(events) > MAX_EVENTS:
+        response.headers[CAPPED_HEADER] = "true"
+    return response
+
+
+def _iso(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _event(entry: Entry) -> CalendarEvent:
+    if entry.execution_id is not None:
+        url, event_id = url_for("runs.detail", run_id=entry.execution_id), str(entry.execution_id)
+    else:
+        url, event_id = (
+            url_for("jobs.detail", job_id=entry.job.id),
+            f"{entry.job.id}@{_iso(entry.start)}",
+        )
+    return CalendarEvent(
+        id=event_id,
+        title=entry.job.name,
+        start=_iso(entry.start),
+        end=_iso(entry.end) if entry.end and entry.end > entry.start else None,
+        url=url,
+        class_names=[f"almanac-{entry.kind}", f"almanac-status-{entry.status}"],
+        extended_props=EventProps(
+            kind=entry.kind,
+            status=entry.status,
+            job_id=entry.job.id,
+            execution_id=entry.execution_id,
+            reason=entry.reason,
+            manual=entry.manual,
+            attempts=entry.attempts,
+            shifted=entry.shifted,
+            repeated=entry.repeated,
+        ),
+    )
+
+
+def _summary(bar: Bar) -> CalendarEvent:
+    failed = bar.outcomes.get("failed", 0) + bar.outcomes.get("timeout", 0)
+    title = f"{bar.job.name} · {bar.count:,}" + (f" · {failed} failed" if failed else "")
+    return CalendarEvent(
+        id=f"{bar.job.id}@{bar.day.isoformat()}",
+        title=title,
+        start=bar.day.isoformat(),
+        all_day=True,
+        url=url_for("jobs.detail", job_id=bar.job.id),
+        class_names=["almanac-summary"] + (["almanac-status-failed"] if failed else []),
+        extended_props=EventProps(
+            kind="summary",
+            status="failed" if failed else "mixed",
+            job_id=bar.job.id,
+            count=bar.count,
+            outcomes=bar.outcomes,
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The calendar: what ran, what will run and what was missed, in a window of local days."""

@@ -1,0 +1,144 @@
+"""Laying the service's entries out as a month, week, day or list, in the page's locale.
+
+Only presentation: which cell an entry goes in, how many fit before "+N more",
+names of months and weekdays from Babel (CLDR) so the first weekday and the
+words follow the language.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from babel import Locale
+from babel.core import get_global
+from babel.dates import format_date, format_interval, format_time
+
+from app.services.calendar.entries import Bar, CalendarData, Entry
+from app.services.calendar.window import Transition
+
+# Items a cell lists before "+N more" (which opens the day, or the list from the day view).
+CELL_LIMIT = {"month": 4, "week": 3, "day": 8}
+# Rows the list view shows; beyond, it says how many more and asks for a filter.
+LIST_LIMIT = 300
+HOURS = range(24)
+
+
+@dataclass
+class Cell:
+    """One day (month, list) or one hour of one day (week, day)."""
+
+    day: date
+    items: list[Entry | Bar] = field(default_factory=list)
+    more: int = 0
+
+
+@dataclass
+class DayColumn:
+    """A day of the time grid (week, day views): its bars on top, its hours below."""
+
+    day: date
+    bars: list[Bar]
+    hours: list[Cell]
+    transition: Transition | None
+
+
+@dataclass
+class Layout:
+    """What the grid template draws."""
+
+    title: str
+    weekdays: list[str]
+    weeks: list[list[Cell]] = field(default_factory=list)
+    columns: list[DayColumn] = field(default_factory=list)
+    agenda: list[Cell] = field(default_factory=list)
+    unlisted: int = 0
+
+
+def first_weekday(locale: Locale) -> int:
+    """The locale's first day of the week (0 = Monday), from CLDR.
+
+    A bare language has no territory, and CLDR's week data is per territory (a
+    bare ``en`` would start on Monday); its likely territory decides (en → US: Sunday).
+    """
+    if locale.territory is None:
+        likely = get_global("likely_subtags").get(locale.language)
+        if likely:
+            locale = Locale.parse(likely)
+    return int(locale.first_week_day)
+
+
+def layout(data: CalendarData, locale: Locale) -> Layout:
+    """Group entries and bars into the cells of the chosen view."""
+    window = data.window
+    by_day: dict[date, list[Entry | Bar]] = defaultdict(list)
+    for bar in data.bars:
+        by_day[bar.day].append(bar)
+    for entry in data.entries:
+        by_day[window.day_of(entry.start)].append(entry)
+    names = locale.days["format"]["abbreviated"]
+    weekdays = [str(names[day.weekday()]) for day in window.days[:7]]
+    result = Layout(_title(window.view, window.anchor, window.days, locale), weekdays)
+    if window.view == "month":
+        cells = [_cell(day, by_day[day], CELL_LIMIT["month"]) for day in window.days]
+        result.weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
+    elif window.view == "list":
+        result.agenda, result.unlisted = _agenda(window.days, by_day)
+    else:
+        limit = CELL_LIMIT.get(window.view, 0)
+        result.columns = [_column(day, by_day[day], data, limit) for day in window.days]
+    return result
+
+
+def _agenda(days: list[date], by_day: dict[date, list[Entry | Bar]]) -> tuple[list[Cell], int]:
+    """The list's days with their items, up to ``LIST_LIMIT`` rows; and how many were left out."""
+    cells, room, total = [], LIST_LIMIT, 0
+    for day in days:
+        total += len(by_day[day])
+        if by_day[day] and room > 0:
+            cells.append(Cell(day, by_day[day][:room]))
+            room -= len(cells[-1].items)
+    return cells, total - (LIST_LIMIT - room)
+
+
+def _cell(day: date, items: list[Entry | Bar], limit: int) -> Cell:
+    if limit and len(items) > limit:
+        return Cell(day, items[: limit - 1], len(items) - (limit - 1))
+    return Cell(day, items)
+
+
+def _column(day: date, items: list[Entry | Bar], data: CalendarData, limit: int) -> DayColumn:
+    hours: dict[int, list[Entry | Bar]] = defaultdict(list)
+    bars: list[Bar] = []
+    for item in items:
+        if isinstance(item, Bar):
+            bars.append(item)
+        else:
+            hours[item.start.astimezone(data.window.zone).hour].append(item)
+    cells = [_cell(day, hours[hour], limit) for hour in HOURS]
+    return DayColumn(day, bars, cells, data.transitions.get(day))
+
+
+def _title(view: str, anchor: date, days: list[date], locale: Locale) -> str:
+    """The month, the week's span or the day, in the locale's words (CLDR interval formats)."""
+    if view == "month":
+        return str(format_date(anchor, "LLLL y", locale=locale))
+    if view == "day":
+        return str(format_date(anchor, "full", locale=locale))
+    return str(format_interval(days[0], days[-1], "yMMMd", locale=locale))
+
+
+def clock(instant: datetime, data: CalendarData, locale: Locale) -> str:
+    """A time of day in the display zone, in the locale's short format."""
+    return str(format_time(instant, "short", tzinfo=data.window.zone, locale=locale))
+
+
+def wall(moment: datetime, locale: Locale) -> str:
+    """A naive wall time (a DST transition's before/after) in the locale's short format."""
+    return str(format_time(moment.time(), "short", locale=locale))
+
+
+def day_label(day: date, locale: Locale) -> str:
+    """A day in full words, for headers and accessible names."""
+    return str(format_date(day, "full", locale=locale))

@@ -1,0 +1,89 @@
+"""The calendar: server time per request for month, week, day and the JSON feed.
+
+.venv/bin/python -m bench.calendar [--jobs 10000] [--executions 1000000] [--requests 20]
+
+Same data as ``bench.ui`` (bulk SQL on a throwaway PostgreSQL database: a quarter
+cron jobs firing hourly, the rest interval jobs every 1 to 60 minutes, runs over
+the last 30 days). Times the Flask view through the test client (no network),
+signed in as an admin who sees every job; prints p50/p95 and the statements of one
+request, against the issue's goals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import timedelta
+
+from flask import Flask
+
+from app.extensions import db
+from app.models import utcnow
+from bench.common import bench_app, bench_database, percentiles
+from bench.ui import counted, populate, sign_in
+
+GOALS_MS = {"month": 400.0, "week": 300.0, "day": 200.0, "feed (a month)": 400.0}
+
+
+def targets() -> list[tuple[str, str]]:
+    """(label, path) of every request timed; the feed asks for the month grid's six weeks."""
+    today = utcnow().date()
+    first = today.replace(day=1) - timedelta(days=today.replace(day=1).weekday() + 1)
+    last = first + timedelta(days=42)
+    return [
+        ("month", "/calendar?zone=UTC"),
+        ("week", "/calendar?view=week&zone=UTC"),
+        ("day", "/calendar?view=day&zone=UTC"),
+        ("feed (a month)", f"/api/v1/calendar?start={first}&end={last}&timeZone=UTC"),
+        ("month, one job searched", "/calendar?zone=UTC&q=job+000042"),
+    ]
+
+
+def measure(app: Flask, requests: int) -> list[tuple[str, dict[str, float], int, bool]]:
+    """Time each request ``requests`` times after one warm-up."""
+    client = app.test_client()
+    sign_in(client)
+    results = []
+    for label, path in targets():
+        times: list[float] = []
+        queries, capped = 0, False
+        for i in range(requests + 1):
+            with counted(app) as statements:
+                began = time.perf_counter()
+                response = client.get(path)
+                elapsed = (time.perf_counter() - began) * 1000
+            if response.status_code != 200:
+                raise SystemExit(f"{label}: GET {path} answered {response.status_code}")
+            queries = len(statements)
+            capped = b"cal-capped" in response.data or "X-Almanac-Capped" in response.headers
+            if i:
+                times.append(elapsed)
+        results.append((label, percentiles(times), queries, capped))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--executions", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args()
+    with bench_database() as url:
+        app = bench_app(url, WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
+        with app.app_context():
+            populate(args.jobs, args.executions)
+            db.session.remove()
+        results = measure(app, args.requests)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    print(f"\n{'request':<26} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8}  capped")
+    for label, stats, queries, capped in results:
+        goal = GOALS_MS.get(label)
+        mark = "" if goal is None or stats["p95"] <= goal else f"  (over the {goal:.0f} ms goal)"
+        flag = "yes" if capped else "no"
+        print(f"{label:<26} {stats['p50']:8.1f} {stats['p95']:8.1f} {queries:8d}  {flag:>6}{mark}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The calendar in Chromium: views, navigation, a filter, click-through and Back; no JS; Arabic."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Execution, User, utcnow
+from app.services.scheduling import jobs
+from tests.browser.conftest import USER_EMAIL, check_axe
+from tests.browser.pages import (
+    assert_no_horizontal_scroll,
+    check_axe_as_without_js,
+    forget_new_jobs,
+    htmx_idle,
+    settle,
+    signed_in_page,
+)
+
+TAG = uuid.uuid4().hex[:6]
+DAILY = f"Nightly export {TAG}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_jobs(live_app):
+    yield from forget_new_jobs(live_app)
+
+
+@pytest.fixture(scope="module")
+def seeded(live_app):
+    """The browser user's jobs: a daily one with a failed run yesterday and a missed slot,
+    a frequent one (a bar per day), and runs of each outcome over the last days."""
+    with live_app.app_context():
+        user = db.session.scalar(select(User).where(User.email == USER_EMAIL))
+        now = utcnow()
+
+        def make(name, config, job_type="cron"):
+            fields = {"name": name, "task_function": "noop", "job_type": job_type,
+                      "schedule_config": config, "timezone": "UTC"}  # fmt: skip
+            return jobs.create_job(db.session, user, fields, now - timedelta(days=20))
+
+        daily = make(DAILY, {"expression": "0 9 * * *"})
+        make(f"Heartbeat {TAG}", {"minutes": 5}, "interval")
+        hourly = make(f"Hourly sync {TAG}", {"expression": "15 */6 * * *"})
+        yesterday = (now - timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
+        failed = Execution(job_id=daily.id, status="failed", scheduled_for=yesterday,
+                           error_message="boom")  # fmt: skip
+        missed = Execution(job_id=daily.id, status="missed", reason="Scheduler was down",
+                           scheduled_for=yesterday - timedelta(days=1))  # fmt: skip
+        db.session.add_all([failed, missed])
+        for days in range(2, 9):
+            slot = (now - timedelta(days=days)).replace(hour=12, minute=15, second=0, microsecond=0)
+            status = ("success", "success", "failed", "skipped")[days % 4]
+            reason = "Still running" if status == "skipped" else None
+            db.session.add(
+                Execution(job_id=hourly.id, status=status, scheduled_for=slot, reason=reason)
+            )
+        db.session.commit()
+        tomorrow = (now + timedelta(days=1)).date().isoformat()
+        day = yesterday.date().isoformat()
+        return {"daily": daily.id, "failed": failed.id, "day": day, "tomorrow": tomorrow}
+
+
+def region(page: Page):
+    return page.locator("#calendar")
+
+
+def go(page: Page, live_server, query: str) -> None:
+    page.goto(f"{live_server.url}/calendar?{query}")
+
+
+def test_views_navigation_filter_click_through_and_back(open_page, live_server, seeded):
+    page = signed_in_page(open_page, live_server, "en-light")
+    go(page, live_server, "zone=UTC")
+    expect(region(page).locator("table.cal-month")).to_be_visible()
+    for view, marker in (
+        ("Week", "table.cal-week"),
+        ("Day", "table.cal-day"),
+        ("List", ".cal-list, .empty"),
+    ):
+        region(page).get_by_role("link", name=view, exact=True).click()
+        expect(page).to_have_url(re.compile(f"view={view.lower()}"))
+        htmx_idle(page)
+        expect(region(page).locator(marker).first).to_be_visible()
+    title = region(page).locator("#cal-title").inner_text()
+    region(page).get_by_role("link", name="Previous").click()
+    htmx_idle(page)
+    expect(region(page).locator("#cal-title")).not_to_have_text(title)
+    region(page).get_by_role("link", name="Next").click()
+    htmx_idle(page)
+    expect(region(page).locator("#cal-title")).to_have_text(title)
+    region(page).get_by_role("link", name="Today").click()
+    htmx_idle(page)
+    expect(page).to_have_url(re.compile(r"date=\d{4}-\d{2}-\d{2}"))
+    # The day with the failed run, as a list, filtered to failures of this job.
+    go(page, live_server, f"view=list&zone=UTC&date={seeded['day']}&q={TAG}")
+    region(page).locator("#cal-outcome").select_option("failed")
+    region(page).get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile("outcome=failed"))
+    htmx_idle(page)
+    rows = region(page).locator(".cal-row")
+    expect(rows.filter(has_text=DAILY)).to_have_count(1)
+    expect(region(page).locator('[data-status="missed"]')).to_have_count(0)
+    filtered_url = page.url
+    # axe last on this page: it leaves style attributes that htmx's settle would copy.
+    check_axe(page)
+    rows.filter(has_text=DAILY).get_by_role("link", name=DAILY).click()
+    expect(page).to_have_url(re.compile(f"/runs/{seeded['failed']}"))
+    page.go_back()
+    expect(page).to_have_url(filtered_url)
+    expect(region(page).locator(".cal-row").filter(has_text=DAILY)).to_have_count(1)
+    expect(region(page).locator("#cal-outcome")).to_have_value("failed")
+    # A future occurrence opens its job.
+    query = f"q={DAILY.replace(' ', '+')}&outcome=scheduled&date={seeded['tomorrow']}"
+    go(page, live_server, f"view=list&zone=UTC&{query}")
+    region(page).locator(f'.cal-row a:text("{DAILY}")').first.click()
+    expect(page).to_have_url(re.compile(f"/jobs/{seeded['daily']}"))
+
+
+def test_without_javascript_links_load_whole_pages(open_page, live_server, seeded):
+    page = signed_in_page(open_page, live_server, "nojs")
+    go(page, live_server, "zone=UTC")
+    page.get_by_role("link", name="Week", exact=True).click()
+    expect(page).to_have_url(re.compile("view=week"))
+    expect(page.locator("table.cal-week")).to_be_visible()
+    page.get_by_role("link", name="Next").click()
+    expect(page.locator("table.cal-week")).to_be_visible()
+    page.locator("#cal-q").fill(TAG)
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(f"q={TAG}"))
+    go(page, live_server, f"view=list&zone=UTC&date={seeded['day']}&q={TAG}")
+    page.locator(".cal-row").filter(has_text=DAILY).first.get_by_role("link").click()
+    expect(page).to_have_url(re.compile("/runs/"))
+    go(page, live_server, "zone=UTC")
+    check_axe_as_without_js(open_page, page)
+
+
+# Screenshots only on pages that are not swapped afterwards: Playwright's screenshot leaves
+# style="" on inputs, which htmx's settle would copy into new content (a CSP report).
+@pytest.mark.parametrize("kind", ["en-light", "ar-dark", "phone"])
+def test_month_and_week_look(open_page, live_server, seeded, screenshot, kind):
+    page = signed_in_page(open_page, live_server, kind)
+    go(page, live_server, "zone=UTC")
+    expect(region(page).locator("table.cal-month")).to_be_visible()
+    if kind == "ar-dark":
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("html")).to_have_attribute("lang", "ar")
+    else:
+        assert_no_horizontal_scroll(page)
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"calendar-month-{kind}")
+    go(page, live_server, "view=week&zone=UTC")
+    expect(region(page).locator("table.cal-week")).to_be_visible()
+    if kind == "phone":
+        assert_no_horizontal_scroll(page)
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"calendar-week-{kind}")
