@@ -17,6 +17,23 @@ from app.models import AuditEvent, User, utcnow
 
 JOB, WEBHOOK, USER, TOKEN, SETTINGS = "job", "webhook", "user", "token", "settings"
 OBJECT_TYPES = (JOB, WEBHOOK, USER, TOKEN, SETTINGS)
+# Every action the services record (the audit page's action filter offers these).
+ACTIONS = (
+    "created",
+    "updated",
+    "deleted",
+    "pause",
+    "resume",
+    "enable",
+    "disable",
+    "failed",
+    "secret_rotated",
+    "role_changed",
+    "password_reset",
+    "password_changed",
+    "revoked",
+    "job_defaults_updated",
+)
 # What the trail says in place of a new secret.
 ROTATED = "rotated"
 
@@ -69,4 +86,4 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["OBJECT_TYPES", "ROTATED", "diff", "record"]
+__all__ = ["ACTIONS", "OBJECT_TYPES", "ROTATED", "diff", "record"]
