@@ -15,7 +15,7 @@ from tests.test_web_detail import PARTIAL, sign_in
 
 
 def shown_actions(html: str) -> list[str]:
-    return re.findall(r'<li class="panel" data-action="([a-z]+)"', html)
+    return re.findall(r'<li class="panel" data-action="([a-z_]+)"', html)
 
 
 def test_admin_reads_every_change_with_who_which_job_and_when(client, admin, editor, make_job):
