@@ -207,3 +207,4 @@ def test_upgrade_names_the_object_of_every_earlier_audit_event(migrated_app):
         ix["name"]: ix["column_names"] for ix in inspect(db.engine).get_indexes("audit_events")
     }
     assert indexes["ix_audit_events_object"] == ["object_type", "object_id", "created_at"]
+    assert indexes["ix_audit_events_type_created"] == ["object_type", "created_at", "id"]

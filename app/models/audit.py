@@ -24,8 +24,9 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_audit_events_job_created", "job_id", "created_at"),
         # The global trail, keyset-paged newest first.
         Index("ix_audit_events_created_id", "created_at", "id"),
-        # The audit page's object filter (one type, or one object), newest first.
+        # The audit page's object filters: one object (of a type), or one type, newest first.
         Index("ix_audit_events_object", "object_type", "object_id", "created_at"),
+        Index("ix_audit_events_type_created", "object_type", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

@@ -45,9 +45,17 @@ def upgrade():
         ["object_type", "object_id", "created_at"],
         unique=False,
     )
+    # A rare type (webhooks among many job changes) without walking the whole trail.
+    op.create_index(
+        "ix_audit_events_type_created",
+        "audit_events",
+        ["object_type", "created_at", "id"],
+        unique=False,
+    )
 
 
 def downgrade():
+    op.drop_index("ix_audit_events_type_created", table_name="audit_events")
     op.drop_index("ix_audit_events_object", table_name="audit_events")
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_column("object_id")

@@ -52,6 +52,8 @@ def list_events(
         query = query.where(AuditEvent.object_type == object_type)
     if object_id is not None:
         query = query.where(AuditEvent.object_id == object_id)
+        if object_type is None:  # every type: ix_audit_events_object still finds the object
+            query = query.where(AuditEvent.object_type.in_(audit_trail.OBJECT_TYPES))
     if user_id is not None:
         query = query.where(AuditEvent.user_id == user_id)
     if action is not None:
