@@ -124,6 +124,15 @@ def test_tokens_are_on_the_trail_by_name_never_the_token(admin, editor):
     assert token not in stored(events) and row.token_hash not in stored(events)
 
 
+def test_disabling_a_user_revokes_their_tokens_on_the_trail(admin, editor):
+    row, _ = accounts.create_token(db.session, editor.user, "laptop", by=editor.user)
+    accounts.set_active(db.session, admin.user, editor.id, False)
+    assert [(e.action, e.user_id, e.changes) for e in events_of(row.id)] == [
+        ("created", editor.id, {"name": "laptop", "user": "editor@example.com"}),
+        ("revoked", admin.id, {"name": "laptop"}),
+    ]
+
+
 def test_the_job_defaults_are_a_settings_event(admin):
     defaults.save(db.session, admin.user, {"retry_count": 2}, utcnow())
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == defaults.AUDIT_ACTION))

@@ -143,7 +143,7 @@ def set_active(session: DbSession, by: User | None, user_id: uuid.UUID, active: 
         _keep_an_admin(session, user)
     if not active:
         end_sessions(user)
-        _revoke_all_tokens(user, utcnow())
+        _revoke_all_tokens(session, by, user, utcnow())
     if user.is_active_user != active:
         action = "enable" if active else "disable"
         audit_trail.record(session, by, audit_trail.USER, user.id, action)
@@ -216,10 +216,13 @@ def session_is_current(user: User, epoch: object) -> bool:
     return isinstance(epoch, int) and epoch == (user.session_epoch or 0)
 
 
-def _revoke_all_tokens(user: User, now: datetime) -> None:
+def _revoke_all_tokens(session: DbSession, by: User | None, user: User, now: datetime) -> None:
+    """A disabled user's tokens end with them, each on the audit trail."""
     for token in user.tokens:
         if token.revoked_at is None:
             token.revoked_at = now
+            shown = {"name": token.name}
+            audit_trail.record(session, by, audit_trail.TOKEN, token.id, "revoked", shown, now)
 
 
 def _keep_an_admin(session: DbSession, leaving: User) -> None:
