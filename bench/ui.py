@@ -1,12 +1,15 @@
 """Browser pages: server time and SQL statements per request with 100,000 jobs, 1,000,000 runs.
 
-.venv/bin/python -m bench.ui [--jobs 100000] [--executions 1000000] [--requests 30]
+.venv/bin/python -m bench.ui [--jobs 100000] [--executions 1000000] [--retries 100000]
+                            [--requests 30]
 
 Times the Flask view (test client, no network) signed in as an admin: the jobs
 table (first page, a search, a deep page, sorted by next run), a job's page
 (the job with the most runs), a run's page, the schedule preview, the status
-page and the jobs page's status panel, and the audit log (first page, a
-filter, one job's slice, a deep page) over ``--audit-events`` events.
+page and the jobs page's status panel, the audit log (first page, a filter,
+one job's slice, a deep page) over ``--audit-events`` events, the runs page
+(first page, an outcome filter, a page half-way down the history) and the
+failed-tasks page (list and grouped by error).
 """
 
 from __future__ import annotations
@@ -165,6 +168,33 @@ def populate(jobs: int, executions: int) -> None:
     print(f"populated and analysed in {time.perf_counter() - began:.1f} s", flush=True)
 
 
+# Retry items: one per failed run (failures first), most dead, a quarter waiting;
+# four causes whose messages differ only in numbers or quoted values (four groups).
+_RETRIES_SQL = """
+INSERT INTO retry_items (id, execution_id, job_id, attempt, next_try_at, status, last_error,
+                         error_group, abandoned, created_at, updated_at)
+SELECT gen_random_uuid(), e.id, e.job_id, 2, e.created_at + interval '5 minutes',
+       CASE WHEN e.n % 4 = 0 THEN 'pending' ELSE 'dead' END,
+       (ARRAY['RuntimeError: bench failure ' || e.n, 'TimeoutError: read ' || e.n || ' bytes',
+              'KeyError: ''customer-' || e.n || '''', 'OSError: disk ' || e.n % 97 || ' full'])
+           [1 + e.n % 4],
+       (ARRAY['RuntimeError: bench failure <n>', 'TimeoutError: read <n> bytes',
+              'KeyError: ''…''', 'OSError: disk <n> full'])[1 + e.n % 4],
+       0, e.created_at, e.created_at
+FROM (SELECT id, job_id, created_at, row_number() OVER () AS n
+      FROM executions ORDER BY status IN ('failed', 'timeout') DESC LIMIT :count) AS e
+"""
+
+
+def populate_retries(count: int) -> None:
+    """``count`` retry items by bulk SQL, then ANALYZE (inside an app context)."""
+    began = time.perf_counter()
+    db.session.execute(text(_RETRIES_SQL), {"count": count})
+    db.session.execute(text("ANALYZE retry_items"))
+    db.session.commit()
+    print(f"{count} retry items inserted in {time.perf_counter() - began:.1f} s", flush=True)
+
+
 @contextmanager
 def counted(app: Flask) -> Iterator[list[str]]:
     """Collect the SQL statements the app's engine runs meanwhile."""
@@ -205,11 +235,23 @@ def targets(app: Flask, jobs: int) -> list[Target]:
             .limit(1)
         )
         runs = db.session.scalar(select(text("count(*)")).where(Execution.job_id == hot))
-        middle = db.session.scalar(select(text("count(*)")).select_from(AuditEvent)) // 2
+        audit_middle = (
+            db.session.scalar(select(text("count(*)")).select_from(AuditEvent)) or 0
+        ) // 2
         deep_event = db.session.scalar(
-            select(AuditEvent).order_by(AuditEvent.created_at.desc()).offset(middle).limit(1)
+            select(AuditEvent).order_by(AuditEvent.created_at.desc()).offset(audit_middle).limit(1)
         )
-        cursor = keyset.encode("audit", deep_event.created_at, deep_event.id) if deep_event else ""
+        audit_cursor = (
+            keyset.encode("audit", deep_event.created_at, deep_event.id) if deep_event else ""
+        )
+        total = db.session.scalar(select(text("count(*)")).select_from(Execution)) or 0
+        middle = db.session.execute(
+            select(Execution.created_at, Execution.id)
+            .order_by(Execution.created_at.desc(), Execution.id.desc())
+            .offset(total // 2)
+            .limit(1)
+        ).one()
+    cursor = keyset.encode("created", middle[0], middle[1])
     deep = max(1, jobs // 20 // 2)
     preview = {
         "name": "Preview",
@@ -233,7 +275,12 @@ def targets(app: Flask, jobs: int) -> list[Target]:
         ("audit: first page", "GET", "/audit", None, None),
         ("audit: action=pause", "GET", "/audit?action=pause", None, None),
         ("audit: one job (the hot one)", "GET", f"/audit?object={hot}", None, None),
-        ("audit: deep page (cursor)", "GET", f"/audit?cursor={cursor}", None, None),
+        ("audit: deep page (cursor)", "GET", f"/audit?cursor={audit_cursor}", None, None),
+        ("runs: first page", "GET", "/runs", None, None),
+        ("runs: outcome failed", "GET", "/runs?outcome=failed", None, None),
+        (f"runs: after run {total // 2}", "GET", f"/runs?cursor={cursor}", None, None),
+        ("failed: first page", "GET", "/failed", None, None),
+        ("failed: grouped by error", "GET", "/failed?view=groups", None, None),
     ]
 
 
@@ -271,6 +318,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--executions", type=int, default=1_000_000)
+    parser.add_argument("--retries", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--audit-events", type=int, default=100_000)
     parser.add_argument("--only", default="", help="labels' first words, e.g. status,audit")
@@ -280,6 +328,7 @@ def main() -> None:
         with app.app_context():
             populate(args.jobs, args.executions)
             populate_audit(args.audit_events, args.jobs)
+            populate_retries(min(args.retries, args.executions))
             db.session.remove()
         results = measure(app, args.jobs, args.requests, args.only)
         with app.app_context():

@@ -162,7 +162,7 @@ def test_upgrade_renames_same_named_jobs_before_making_names_unique(migrated_app
     assert list(stored.values()) == ["REPORT (2)"]
 
 
-def test_upgrade_names_the_object_of_every_earlier_audit_event(migrated_app):
+def test_upgrade_gives_existing_retry_items_their_error_group(migrated_app):
     from app.services.scheduling import jobs
 
     catalog.ensure_catalog(db.session)
@@ -171,6 +171,59 @@ def test_upgrade_names_the_object_of_every_earlier_audit_event(migrated_app):
     db.session.commit()
     db.session.close()
     downgrade(revision="0008_job_defaults")
+    run_id, item_id, now = uuid.uuid4(), uuid.uuid4(), utcnow()
+    items = sa.table(
+        "retry_items",
+        *(sa.column(name, sa.Uuid) for name in ("id", "execution_id", "job_id")),
+        sa.column("attempt", sa.Integer),
+        sa.column("next_try_at", UTCDateTime),
+        sa.column("status", sa.String),
+        sa.column("last_error", sa.Text),
+        sa.column("abandoned", sa.Integer),
+        sa.column("created_at", UTCDateTime),
+        sa.column("updated_at", UTCDateTime),
+    )
+    with db.engine.begin() as connection:
+        connection.execute(
+            _LEGACY.insert().values(
+                id=run_id,
+                job_id=job_id,
+                status="failed",
+                attempt=1,
+                triggered_by="manual",
+                created_at=now,
+            )
+        )
+        connection.execute(
+            items.insert().values(
+                id=item_id,
+                execution_id=run_id,
+                job_id=job_id,
+                attempt=2,
+                next_try_at=now,
+                status="dead",
+                abandoned=0,
+                created_at=now,
+                updated_at=now,
+                last_error="OSError: disk 7 full",
+            )
+        )
+    upgrade()
+    grouped = sa.table("retry_items", sa.column("id", sa.Uuid), sa.column("error_group"))
+    with db.engine.connect() as connection:
+        group = connection.scalar(sa.select(grouped.c.error_group).where(grouped.c.id == item_id))
+    assert group == "OSError: disk <n> full"
+
+
+def test_upgrade_names_the_object_of_every_earlier_audit_event(migrated_app):
+    from app.services.scheduling import jobs
+
+    catalog.ensure_catalog(db.session)
+    owner = make_persona("editor", "owner@example.com")
+    job_id = jobs.create_job(db.session, owner.user, JOB_DEFAULTS, utcnow()).id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="0009_runs_failed_indexes")
     events = sa.table(
         "audit_events",
         sa.column("id", sa.Uuid),

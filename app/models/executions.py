@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, Uuid, false, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from app.errorgroups import group_key
 from app.extensions import db
 from app.models.enums import ExecutionStatus, RetryStatus, TriggeredBy
 from app.models.jobs import ScheduledJob
@@ -111,6 +112,10 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
         # One item per failed execution: a failure is retried (or buried) once.
         Index("uq_retry_items_execution_id", "execution_id", unique=True),
         Index("ix_retry_items_retry_execution_id", "retry_execution_id"),
+        # The failed-tasks page groups open items by their error's key.
+        Index("ix_retry_items_status_group", "status", "error_group"),
+        # ... and lists them newest first, a page at a time.
+        Index("ix_retry_items_created_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -121,6 +126,8 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default=RetryStatus.PENDING.value)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # ``last_error`` normalised (app.errorgroups): failures of one cause share it.
+    error_group: Mapped[str | None] = mapped_column(String(255))
     # Attempts in this chain whose worker died: a poison pill goes dead after a few.
     abandoned: Mapped[int] = mapped_column(default=0)
     # The execution the retry started (once done).
@@ -134,3 +141,9 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
 
     execution: Mapped[Execution] = relationship(foreign_keys=[execution_id])
     job: Mapped[ScheduledJob] = relationship()
+
+    @validates("last_error")
+    def _keep_group(self, _key: str, value: str | None) -> str | None:
+        """Every change of the error moves the item to its group (one rule, every writer)."""
+        self.error_group = group_key(value)
+        return value

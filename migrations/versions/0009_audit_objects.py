@@ -1,7 +1,7 @@
 """Audit events name their object (job, webhook, user, token or settings), not only a job.
 
 Revision ID: 0009_audit_objects
-Revises: 0008_job_defaults
+Revises: 0009_runs_failed_indexes
 Create Date: 2026-12-05 23:00:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0009_audit_objects"
-down_revision = "0008_job_defaults"
+down_revision = "0009_runs_failed_indexes"
 branch_labels = None
 depends_on = None
 

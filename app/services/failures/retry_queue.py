@@ -32,11 +32,11 @@ from app.models import (
 )
 from app.services import access
 from app.services.effects import enqueue
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict
 from app.services.failures import retries
+from app.services.failures.filters import RetryFilters, filtered, get_item, list_items
 from app.services.ledger import claims, overlap
 from app.services.ledger.recurrence import Arm, Recurrence, rq_job_id
-from app.services.paging import Page, contains, page_of
 
 # Items a person may still retry or discard.
 OPEN = (RetryStatus.PENDING.value, RetryStatus.DEAD.value)
@@ -212,59 +212,6 @@ def discard_orphans(session: DbSession, now: datetime) -> int:
 
 
 @dataclass(frozen=True)
-class RetryFilters:
-    """What the retry queue is filtered by (status None: pending, claimed and dead)."""
-
-    page: int = 1
-    per_page: int = 20
-    status: str | None = None
-    job_id: uuid.UUID | None = None
-    q: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def _visible(user: User) -> Select[RetryItem]:
-    """Items of jobs this user may see (deleted jobs' items stay visible)."""
-    query = select(RetryItem).join(ScheduledJob, ScheduledJob.id == RetryItem.job_id)
-    return query.where(access.job_condition(user))
-
-
-def _filtered(user: User, filters: RetryFilters) -> Select[RetryItem]:
-    query = _visible(user)
-    if filters.status is not None:
-        query = query.where(RetryItem.status == filters.status)
-    else:
-        waiting = (RetryStatus.PENDING.value, RetryStatus.CLAIMED.value, RetryStatus.DEAD.value)
-        query = query.where(RetryItem.status.in_(waiting))
-    if filters.job_id is not None:
-        query = query.where(RetryItem.job_id == filters.job_id)
-    if filters.q:
-        query = query.where(contains(RetryItem.last_error, filters.q))
-    if filters.since is not None:
-        query = query.where(RetryItem.created_at >= filters.since)
-    if filters.until is not None:
-        query = query.where(RetryItem.created_at < filters.until)
-    return query
-
-
-def list_items(session: DbSession, user: User, filters: RetryFilters) -> Page[RetryItem]:
-    """A page of retry items, the soonest due first, and the total."""
-    query = _filtered(user, filters).options(joinedload(RetryItem.job))
-    order = (RetryItem.next_try_at, RetryItem.id)
-    return page_of(session, query, order, filters.page, filters.per_page)
-
-
-def get_item(session: DbSession, user: User, item: RetryItem | uuid.UUID) -> RetryItem:
-    """One item (or its id) of a job this user may see, else NotFound."""
-    item_id = item if isinstance(item, uuid.UUID) else item.id
-    row: RetryItem | None = session.scalar(_visible(user).where(RetryItem.id == item_id))
-    if row is None:
-        raise NotFound(_("No such retry item."))
-    return row
-
-
-@dataclass(frozen=True)
 class Retried:
     """What a manual retry started: the new attempts, and whether RQ has them yet."""
 
@@ -329,6 +276,77 @@ def _discard(session: DbSession, ids: Sequence[uuid.UUID], now: datetime) -> int
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+@dataclass(frozen=True)
+class BulkOutcome:
+    """What a bulk action did with the items it aimed at, counted for the person who asked."""
+
+    action: str
+    done: int
+    already: int  # no longer open: retried, being retried or discarded meanwhile
+    not_allowed: int  # open, but of jobs this user may not change (or deleted, for a retry)
+    truncated: bool
+    retried: Retried
+
+
+@dataclass(frozen=True)
+class _Aim:
+    """What a bulk action aims at: every match (id, status), the open ones, those allowed."""
+
+    matched: int
+    open: int
+    target: list[uuid.UUID]
+    truncated: bool
+
+
+def _aim(session: DbSession, user: User, action: str, filters: RetryFilters) -> _Aim:
+    """The items matching ``filters`` (at most BULK_LIMIT) and which of them may be acted on."""
+    matched = session.execute(
+        filtered(user, filters).with_only_columns(RetryItem.id, RetryItem.status)
+        .order_by(RetryItem.id).limit(BULK_LIMIT + 1)
+    ).all()  # fmt: skip
+    open_ids = [item_id for item_id, status in matched[:BULK_LIMIT] if status in OPEN]
+    allowed = select(ScheduledJob.id).where(access.changeable_job_condition(user))
+    if action == "trigger":
+        allowed = allowed.where(ScheduledJob.deleted_at.is_(None))
+    mine = select(RetryItem.id).where(
+        claims.by_ids(RetryItem, open_ids), RetryItem.job_id.in_(allowed)
+    )
+    target = list(session.scalars(mine)) if open_ids else []
+    count = min(len(matched), BULK_LIMIT)
+    return _Aim(count, len(open_ids), target, len(matched) > BULK_LIMIT)
+
+
+def apply_bulk(
+    session: DbSession,
+    user: User,
+    action: str,
+    filters: RetryFilters,
+    now: datetime,
+    recurrence: Recurrence | None,
+) -> BulkOutcome:
+    """Retry now (``trigger``) or ``discard`` the open items matching ``filters``; commit.
+
+    At most BULK_LIMIT items per call. Items of jobs the user may see but not
+    change (others', system tasks for editors) are counted, not touched.
+    """
+    access.require_writer(user, _(_NO_RETRY))
+    aim = _aim(session, user, action, filters)
+    retried = Retried([], True)
+    if action == "discard":
+        done = _discard(session, aim.target, now) if aim.target else 0
+        session.commit()
+    else:
+        claimer = f"user:{user.email}"
+        taken = claim_selected(session, aim.target, claimer, now) if aim.target else []
+        launched = launch(session, taken, claimer, now, user)
+        session.commit()
+        done = len(launched.executions)
+        retried = Retried(launched.executions, enqueue(recurrence, launched.arms))
+    already = aim.matched - aim.open + len(aim.target) - done
+    refused = aim.open - len(aim.target)
+    return BulkOutcome(action, done, already, refused, aim.truncated, retried)
+
+
 def bulk(
     session: DbSession,
     user: User,
@@ -337,34 +355,18 @@ def bulk(
     now: datetime,
     recurrence: Recurrence | None,
 ) -> tuple[int, Retried]:
-    """Retry now or discard every open item matching the filters (at most BULK_LIMIT); commit.
-
-    Items of jobs the user may see but not change (system tasks, for editors) are left alone.
-    """
-    access.require_writer(user, _(_NO_RETRY))
-    query = _filtered(user, filters).where(
-        RetryItem.status.in_(OPEN), access.changeable_job_condition(user)
-    )
-    query = query.where(ScheduledJob.deleted_at.is_(None)) if action == "trigger" else query
-    ids = list(session.scalars(query.with_only_columns(RetryItem.id).limit(BULK_LIMIT)))
-    if action == "discard":
-        count = _discard(session, ids, now)
-        session.commit()
-        return count, Retried([], True)
-    claimer = f"user:{user.email}"
-    taken = claim_selected(session, ids, claimer, now) if ids else []
-    launched = launch(session, taken, claimer, now, user)
-    session.commit()
-    return len(launched.executions), Retried(
-        launched.executions, enqueue(recurrence, launched.arms)
-    )
+    """``apply_bulk`` as the API reports it: how many were acted on, and the new attempts."""
+    outcome = apply_bulk(session, user, action, filters, now, recurrence)
+    return outcome.done, outcome.retried
 
 
 __all__ = [
     "BULK_LIMIT",
+    "BulkOutcome",
     "Launched",
     "Retried",
     "RetryFilters",
+    "apply_bulk",
     "bulk",
     "claim_due",
     "claim_selected",

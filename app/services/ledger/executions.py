@@ -11,13 +11,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
-from app.models import Execution, ScheduledJob, User
+from app.models import Execution, ScheduledJob, TaskFunction, User
 from app.services import access, keyset
 from app.services.errors import NotFound
-from app.services.paging import Page, page_of
+from app.services.paging import Page, contains, page_of
 
 # The sort key a cursor belongs to: a cursor of one order is refused by the other.
 _BY_CREATED, _BY_SLOT = "created", "scheduled"
@@ -36,6 +37,12 @@ class HistoryFilters:
     until: datetime | None = None
     scheduled_since: datetime | None = None
     scheduled_until: datetime | None = None
+    started_since: datetime | None = None
+    started_until: datetime | None = None
+    job_name: str | None = None
+    task: str | None = None
+    queue: str | None = None
+    q: str | None = None
 
     @property
     def by_slot(self) -> bool:
@@ -52,9 +59,36 @@ def _visible(user: User) -> Select[Execution]:
     )
 
 
+def job_conditions(
+    job_name: str | None = None, task: str | None = None, queue: str | None = None
+) -> list[ColumnElement[bool]]:
+    """SQL on ``ScheduledJob``: its name contains ``job_name``, it runs ``task``, on ``queue``.
+
+    The queue is the job's own, else its task's (``ScheduledJob.effective_queue``).
+    Shared by the history and the retry queue, so both pages filter alike.
+    """
+    conditions: list[ColumnElement[bool]] = []
+    if job_name:
+        conditions.append(contains(ScheduledJob.name, job_name))
+    if task:
+        task_ids = select(TaskFunction.id).where(TaskFunction.name == task)
+        conditions.append(ScheduledJob.task_function_id.in_(task_ids))
+    if queue:
+        task_queue = (
+            select(TaskFunction.queue)
+            .where(TaskFunction.id == ScheduledJob.task_function_id)
+            .scalar_subquery()
+        )
+        own_queue = func.nullif(ScheduledJob.queue, "")
+        conditions.append(func.coalesce(own_queue, task_queue) == queue)
+    return conditions
+
+
 def _filtered(user: User, filters: HistoryFilters) -> Select[Execution]:
     """The visible executions matching every filter given."""
-    query = _visible(user)
+    query = _visible(user).where(*job_conditions(filters.job_name, filters.task, filters.queue))
+    if filters.q:
+        query = query.where(contains(Execution.error_message, filters.q))
     equal = {
         Execution.status: filters.status,
         Execution.triggered_by: filters.triggered_by,
@@ -66,6 +100,7 @@ def _filtered(user: User, filters: HistoryFilters) -> Select[Execution]:
     windows = (
         (Execution.created_at, filters.since, filters.until),
         (Execution.scheduled_for, filters.scheduled_since, filters.scheduled_until),
+        (Execution.started_at, filters.started_since, filters.started_until),
     )
     for time_column, start, end in windows:
         if start is not None:
@@ -116,6 +151,29 @@ def get_execution(session: DbSession, user: User, execution_id: uuid.UUID) -> Ex
     if row is None:
         raise NotFound("No such execution.")
     return row
+
+
+def get_many(session: DbSession, user: User, ids: list[uuid.UUID]) -> list[Execution]:
+    """The executions among ``ids`` this user may see (a live list polls for its rows)."""
+    if not ids:
+        return []
+    return list(session.scalars(_visible(user).where(Execution.id.in_(ids))))
+
+
+def load_jobs(session: DbSession, rows: list[Execution]) -> None:
+    """Load the jobs of ``rows`` in one query, so ``row.job`` costs none per row (a list page).
+
+    Set on each row: the session's identity map holds objects weakly, so merely
+    loading them would not keep them for the template.
+    """
+    ids = {row.job_id for row in rows}
+    if not ids:
+        return
+    jobs = {
+        job.id: job for job in session.scalars(select(ScheduledJob).where(ScheduledJob.id.in_(ids)))
+    }
+    for row in rows:
+        set_committed_value(row, "job", jobs.get(row.job_id))
 
 
 def next_attempt(session: DbSession, user: User, execution: Execution) -> Execution | None:

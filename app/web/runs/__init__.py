@@ -1,7 +1,8 @@
-"""The run pages: one execution with its times, attempts, log and webhook deliveries."""
+"""The run pages: every run (``/runs``), and one execution with its times, attempts, log and
+webhook deliveries."""
 
 from flask import Blueprint
 
 bp = Blueprint("runs", __name__)
 
-from app.web.runs import views  # noqa: E402,F401
+from app.web.runs import history, views  # noqa: E402,F401
