@@ -94,8 +94,8 @@ JOIN (SELECT id, row_number() OVER (ORDER BY name) - 1 AS n FROM scheduled_jobs)
 # Audit events: mostly updates, some pauses and resumes, spread over the jobs, the
 # owners and the 30 days; the hot job (first by name) gets one in a hundred.
 _AUDIT_SQL = """
-INSERT INTO audit_events (id, job_id, user_id, action, changes, created_at)
-SELECT gen_random_uuid(), j.id, (:owners)[1 + i % cardinality(:owners)],
+INSERT INTO audit_events (id, object_type, object_id, job_id, user_id, action, changes, created_at)
+SELECT gen_random_uuid(), 'job', j.id, j.id, (:owners)[1 + i % cardinality(:owners)],
        CASE WHEN i % 50 = 0 THEN 'pause' WHEN i % 50 = 1 THEN 'resume' ELSE 'updated' END,
        json_build_object('timeout_seconds', json_build_object('from', 300, 'to', 300 + i % 60)),
        :now - make_interval(secs => i * :spacing)

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, delete, event, make_url, select, text
 
 from app import create_app
 from app.extensions import db, limiter
-from app.models import Execution, RetryItem, ScheduledJob, User, utcnow
+from app.models import AuditEvent, Execution, RetryItem, ScheduledJob, User, utcnow
 from app.services.scheduling import catalog, jobs
 from app.services.users import accounts
 
@@ -170,9 +170,14 @@ class Persona:
 
 
 def make_persona(role: str, email: str) -> Persona:
-    """Create a user of a role with a token."""
+    """Create a user of a role with a token.
+
+    A test's cast is its setup, not a change under test: their audit events go,
+    so audit tests see only what the test itself did.
+    """
     user = accounts.create_user(db.session, email, PASSWORD, role)
-    _, token = accounts.create_token(db.session, user, "tests")
+    row, token = accounts.create_token(db.session, user, "tests")
+    db.session.execute(delete(AuditEvent).where(AuditEvent.object_id.in_([user.id, row.id])))
     db.session.commit()
     return Persona(user, token)
 

@@ -213,3 +213,51 @@ def test_upgrade_gives_existing_retry_items_their_error_group(migrated_app):
     with db.engine.connect() as connection:
         group = connection.scalar(sa.select(grouped.c.error_group).where(grouped.c.id == item_id))
     assert group == "OSError: disk <n> full"
+
+
+def test_upgrade_names_the_object_of_every_earlier_audit_event(migrated_app):
+    from app.services.scheduling import jobs
+
+    catalog.ensure_catalog(db.session)
+    owner = make_persona("editor", "owner@example.com")
+    job_id = jobs.create_job(db.session, owner.user, JOB_DEFAULTS, utcnow()).id
+    db.session.commit()
+    db.session.close()
+    downgrade(revision="0009_runs_failed_indexes")
+    events = sa.table(
+        "audit_events",
+        sa.column("id", sa.Uuid),
+        sa.column("job_id", sa.Uuid),
+        sa.column("action", sa.String),
+        sa.column("changes", sa.JSON),
+        sa.column("created_at", UTCDateTime),
+    )
+    of_job, of_defaults = uuid.uuid4(), uuid.uuid4()
+    with db.engine.begin() as connection:
+        for event_id, job, action in (
+            (of_job, job_id, "pause"),
+            (of_defaults, None, "job_defaults_updated"),
+        ):
+            connection.execute(
+                events.insert().values(
+                    id=event_id, job_id=job, action=action, changes={}, created_at=utcnow()
+                )
+            )
+    upgrade()
+    named = sa.table(
+        "audit_events",
+        sa.column("id", sa.Uuid),
+        sa.column("object_type", sa.String),
+        sa.column("object_id", sa.Uuid),
+    )
+    with db.engine.connect() as connection:
+        rows = {
+            row.id: (row.object_type, row.object_id) for row in connection.execute(sa.select(named))
+        }
+    assert rows[of_job] == ("job", job_id)
+    assert rows[of_defaults] == ("settings", None)
+    indexes = {
+        ix["name"]: ix["column_names"] for ix in inspect(db.engine).get_indexes("audit_events")
+    }
+    assert indexes["ix_audit_events_object"] == ["object_type", "object_id", "created_at"]
+    assert indexes["ix_audit_events_type_created"] == ["object_type", "created_at", "id"]

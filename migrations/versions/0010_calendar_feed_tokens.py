@@ -1,7 +1,7 @@
 """Calendar subscriptions: a revocable, hashed token per user for the ICS feed.
 
 Revision ID: 0010_calendar_feed_tokens
-Revises: 0009_runs_failed_indexes
+Revises: 0009_audit_objects
 Create Date: 2026-12-05 22:30:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0010_calendar_feed_tokens"
-down_revision = "0009_runs_failed_indexes"
+down_revision = "0009_audit_objects"
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import User, utcnow
+from app.services.events import webhooks
 from app.services.scheduling import jobs
 from app.services.users import accounts
 from tests.browser.conftest import check_axe
@@ -170,6 +171,7 @@ def test_audit_log_filters_by_action_and_job(
     for item in page.locator(".audit-log > li").all():
         expect(item).to_have_attribute("data-action", "pause")
     page.select_option("#a-action", "")
+    htmx_idle(page)  # else the next change replaces this request: htmx logs the abort
     page.locator("#a-object").fill(other_id)
     page.locator("#a-object").dispatch_event("change")
     htmx_idle(page)
@@ -204,6 +206,34 @@ def test_audit_log_without_javascript_and_in_arabic(
     expect(arabic.locator(".audit-log")).to_contain_text(f"Audit A {tag}")
     check_axe(arabic)
     screenshot(arabic, "audit-ar-dark")
+
+
+def test_audit_log_names_a_webhook_and_filters_by_object_type(
+    open_page, live_server, live_app, admin_user
+):
+    url = f"https://hooks.example.com/audit-{uuid.uuid4().hex[:6]}"
+    with live_app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == admin_user))
+        hook = webhooks.create_webhook(db.session, admin, {"url": url, "phase": "failed"}, utcnow())
+        webhooks.rotate_secret(db.session, admin, hook, utcnow())
+        hook_id, secret = str(hook.id), hook.secret
+    page = admin_page(open_page, live_server, admin_user, "en-light")
+    page.goto(f"{live_server.url}/audit")
+    page.select_option("#a-type", "webhook")
+    htmx_idle(page)
+    expect(page).to_have_url(f"{live_server.url}/audit?type=webhook")
+    for item in page.locator(".audit-log > li").all():
+        expect(item).to_have_attribute("data-object", "webhook")
+    page.locator("#a-object").fill(hook_id)
+    page.locator("#a-object").dispatch_event("change")
+    htmx_idle(page)
+    items = page.locator(".audit-log > li")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("Secret rotated")
+    expect(page.locator(".audit-log")).not_to_contain_text(secret)
+    check_axe(page)
+    items.first.get_by_role("link", name=url).click()
+    expect(page).to_have_url(f"{live_server.url}/settings/webhooks/{hook_id}")
 
 
 def test_editors_get_the_403_page_for_the_audit_log(open_page, live_server, page_errors):

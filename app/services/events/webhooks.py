@@ -28,8 +28,9 @@ from app.models import (
     Webhook,
     WebhookDelivery,
     WebhookPhase,
+    utcnow,
 )
-from app.services import access
+from app.services import access, audit_trail
 from app.services.errors import Forbidden, Invalid, NotFound
 from app.services.paging import Page, page_of
 
@@ -212,6 +213,7 @@ def create_webhook(session: DbSession, user: User, data: dict[str, Any], now: da
     """Store a new webhook (a secret is generated unless one is given) and commit."""
     row = _new_webhook(session, user, data, now)
     session.add(row)
+    _record(session, user, row, "created", _fields(row), now)
     session.commit()
     return row
 
@@ -234,6 +236,8 @@ def create_webhooks(
         _new_webhook(session, user, data | {"job_id": job, "secret": secret}, now) for job in unique
     ]
     session.add_all(rows)
+    for row in rows:
+        _record(session, user, row, "created", _fields(row), now)
     session.commit()
     return rows
 
@@ -268,13 +272,47 @@ def update_webhook(
     require_change(session, user, row.job_id)
     if "job_id" in data and data["job_id"] != row.job_id:
         require_change(session, user, data["job_id"])
+    before, old_secret = _fields(row), row.secret
     for key, value in data.items():
         setattr(row, key, value)
     _check_status_phase(row)
     _check_url(row.url)
     row.updated_at = now
+    changes = audit_trail.diff(before, _fields(row))
+    if row.secret != old_secret:  # never the secret itself
+        changes["secret"] = {"from": None, "to": audit_trail.ROTATED}
+    if changes:
+        _record(session, user, row, _update_action(changes, row), changes, now)
     session.commit()
     return row
+
+
+# What the trail shows of a webhook (never its secret).
+_SHOWN = ("url", "phase", "status_code", "job_id", "description", "is_active")
+
+
+def _fields(row: Webhook) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _SHOWN}
+
+
+def _update_action(changes: dict[str, Any], row: Webhook) -> str:
+    """A switch on or off, or a new secret alone, is its own kind of change."""
+    if set(changes) == {"secret"}:
+        return "secret_rotated"
+    if set(changes) == {"is_active"}:
+        return "enable" if row.is_active else "disable"
+    return "updated"
+
+
+def _record(
+    session: DbSession,
+    user: User,
+    row: Webhook,
+    action: str,
+    changes: dict[str, Any],
+    now: datetime,
+) -> None:
+    audit_trail.record(session, user, audit_trail.WEBHOOK, row.id, action, changes, now)
 
 
 def _check_status_phase(row: Webhook) -> None:
@@ -335,6 +373,8 @@ def delete_webhook(session: DbSession, user: User, webhook: WebhookRef) -> None:
     """Remove a webhook and its delivery log, and commit."""
     row = get_webhook(session, user, webhook)
     require_change(session, user, row.job_id)
+    # Its URL stays readable in the trail after the row is gone.
+    _record(session, user, row, "deleted", {"url": row.url, "phase": row.phase}, utcnow())
     session.delete(row)
     session.commit()
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import backoff
 from app.extensions import DbSession
 from app.models import (
-    AuditEvent,
     Execution,
     JobStatus,
     RetryItem,
@@ -30,6 +29,7 @@ from app.models import (
     ScheduledJob,
     WebhookPhase,
 )
+from app.services import audit_trail
 from app.services.events import webhooks
 
 log = logging.getLogger(__name__)
@@ -202,15 +202,8 @@ def fail_job_on_streak(session: DbSession, job: ScheduledJob, now: datetime) -> 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     set_committed_value(job, "status", JobStatus.FAILED.value)
-    session.add(
-        AuditEvent(
-            job_id=job.id,
-            user_id=None,
-            action="failed",
-            changes={"reason": f"{limit} consecutive failed runs; resume the job to start again"},
-            created_at=now,
-        )
-    )
+    reason = f"{limit} consecutive failed runs; resume the job to start again"
+    audit_trail.record(session, None, audit_trail.JOB, job.id, "failed", {"reason": reason}, now)
     log.warning("job %s stopped after %d consecutive failures", job.id, limit)
     return True
 

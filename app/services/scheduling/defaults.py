@@ -14,8 +14,8 @@ from typing import Any
 from app import timemath
 from app.extensions import DbSession
 from app.i18n import _
-from app.models import DEFAULTS_ROW_ID, AuditEvent, Backoff, JobDefaults, User
-from app.services import access, limits
+from app.models import DEFAULTS_ROW_ID, Backoff, JobDefaults, User
+from app.services import access, audit_trail, limits
 from app.services.errors import Invalid
 
 NUMBERS = (
@@ -74,7 +74,7 @@ def save(session: DbSession, by: User, data: dict[str, Any], now: datetime) -> d
     row.updated_by, row.updated_at = by.id, now
     session.add(row)
     if changes:
-        session.add(AuditEvent(user_id=by.id, action=AUDIT_ACTION, changes=changes, created_at=now))
+        audit_trail.record(session, by, audit_trail.SETTINGS, None, AUDIT_ACTION, changes, now)
     session.commit()
     return values
 

@@ -20,7 +20,6 @@ from app import instants
 from app.extensions import DbSession
 from app.i18n import N_, _
 from app.models import (
-    AuditEvent,
     Execution,
     ExecutionStatus,
     JobStatus,
@@ -30,7 +29,7 @@ from app.models import (
     TriggeredBy,
     User,
 )
-from app.services import access
+from app.services import access, audit_trail
 from app.services.effects import Notifier, commit_and_notify
 from app.services.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from app.services.ledger import runs
@@ -388,9 +387,7 @@ def _audit(
     now: datetime,
 ) -> None:
     changes = _redacted(session, job, action, changes)
-    session.add(
-        AuditEvent(job_id=job.id, user_id=user.id, action=action, changes=changes, created_at=now)
-    )
+    audit_trail.record(session, user, audit_trail.JOB, job.id, action, changes, now)
 
 
 def _redacted(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import ApiToken, Role, User, utcnow
-from app.services import access
+from app.services import access, audit_trail
 from app.services.errors import Conflict, Invalid, NotFound
 
 _hasher = PasswordHasher()
@@ -84,9 +84,15 @@ def create_user(
             _("a user with e-mail {address} already exists").format(address=address), "email"
         )
     user = User(
-        email=address, password_hash=hash_password(password), role=role, display_name=display_name
+        id=uuid.uuid4(),
+        email=address,
+        password_hash=hash_password(password),
+        role=role,
+        display_name=display_name,
     )
     session.add(user)
+    shown = {"email": address, "role": role, "display_name": display_name}
+    audit_trail.record(session, by, audit_trail.USER, user.id, "created", shown)
     session.commit()
     return user
 
@@ -121,6 +127,8 @@ def change_role(session: DbSession, by: User | None, user_id: uuid.UUID, role: s
         _keep_an_admin(session, user)
     if user.role != role:
         end_sessions(user)
+        change = {"role": {"from": user.role, "to": role}}
+        audit_trail.record(session, by, audit_trail.USER, user.id, "role_changed", change)
     user.role = role
     session.commit()
     return user
@@ -135,7 +143,10 @@ def set_active(session: DbSession, by: User | None, user_id: uuid.UUID, active: 
         _keep_an_admin(session, user)
     if not active:
         end_sessions(user)
-        _revoke_all_tokens(user, utcnow())
+        _revoke_all_tokens(session, by, user, utcnow())
+    if user.is_active_user != active:
+        action = "enable" if active else "disable"
+        audit_trail.record(session, by, audit_trail.USER, user.id, action)
     user.is_active_user = active
     session.commit()
     return user
@@ -147,6 +158,8 @@ def reset_password(session: DbSession, by: User | None, user_id: uuid.UUID, pass
     _check_password(password)
     user.password_hash = hash_password(password)
     end_sessions(user)
+    # The event says it happened; never what the password is.
+    audit_trail.record(session, by, audit_trail.USER, user.id, "password_reset")
     session.commit()
     return user
 
@@ -161,6 +174,7 @@ def change_password(session: DbSession, user: User, current: str, new: str) -> U
     _check_password(new)
     user.password_hash = hash_password(new)
     end_sessions(user)
+    audit_trail.record(session, user, audit_trail.USER, user.id, "password_changed")
     session.commit()
     return user
 
@@ -202,10 +216,13 @@ def session_is_current(user: User, epoch: object) -> bool:
     return isinstance(epoch, int) and epoch == (user.session_epoch or 0)
 
 
-def _revoke_all_tokens(user: User, now: datetime) -> None:
+def _revoke_all_tokens(session: DbSession, by: User | None, user: User, now: datetime) -> None:
+    """A disabled user's tokens end with them, each on the audit trail."""
     for token in user.tokens:
         if token.revoked_at is None:
             token.revoked_at = now
+            shown = {"name": token.name}
+            audit_trail.record(session, by, audit_trail.TOKEN, token.id, "revoked", shown, now)
 
 
 def _keep_an_admin(session: DbSession, leaving: User) -> None:
@@ -262,8 +279,13 @@ def create_token(
     if not label or len(label) > 100:
         raise AccountError(_("token name must have 1 to 100 characters"), "name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, name=label, token_hash=_digest(token), prefix=token[:10])
+    row = ApiToken(
+        id=uuid.uuid4(), user_id=user.id, name=label, token_hash=_digest(token), prefix=token[:10]
+    )
     session.add(row)
+    # The name and whose it is; never the token, nor its hash.
+    shown = {"name": label, "user": user.email}
+    audit_trail.record(session, by, audit_trail.TOKEN, row.id, "created", shown)
     session.commit()
     return row, token
 
@@ -316,5 +338,7 @@ def revoke_token(
         return False
     if row.revoked_at is None:
         row.revoked_at = now or utcnow()
+        shown = {"name": row.name}
+        audit_trail.record(session, by, audit_trail.TOKEN, row.id, "revoked", shown, row.revoked_at)
     session.commit()
     return True

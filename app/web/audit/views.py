@@ -13,13 +13,12 @@ from werkzeug.wrappers import Response
 
 from app import htmx
 from app.extensions import db
+from app.services.audit_trail import ACTIONS, OBJECT_TYPES
 from app.services.scheduling.audit import Trail, TrailFilters, admin_trail
 from app.web.audit import bp
 from app.web.jobs.detail import changes_of
 
 PER_PAGE = 50
-# Every action the services record (jobs.py and the failure streak in retries.py).
-ACTIONS = ("created", "updated", "deleted", "pause", "resume", "enable", "disable", "failed")
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class TrailState:
     """What the URL says: the filters and the cursor of the page shown."""
 
     user: str = ""
+    type: str = ""
     object: str = ""
     action: str = ""
     cursor: str = ""
@@ -38,20 +38,24 @@ class TrailState:
     @property
     def filtered(self) -> bool:
         """True when any filter narrows the trail."""
-        return bool(self.user or self.object or self.action)
+        return bool(self.user or self.type or self.object or self.action)
 
     def filters(self) -> TrailFilters:
         """The service's filters."""
         return TrailFilters(
             user_id=uuid.UUID(self.user) if self.user else None,
-            job_id=uuid.UUID(self.object) if self.object else None,
+            object_type=self.type or None,
+            object_id=uuid.UUID(self.object) if self.object else None,
             action=self.action or None,
         )
 
 
 def _uuid_text(value: str | None) -> str:
-    """A clean id, or "" (an object may be written ``job:<id>``, as the job page links it)."""
-    text = (value or "").strip().removeprefix("job:")
+    """A clean id, or "" (an object may be written ``<type>:<id>``, e.g. ``job:<id>``)."""
+    text = (value or "").strip()
+    kind, colon, rest = text.partition(":")
+    if colon and kind in OBJECT_TYPES:
+        text = rest
     try:
         return str(uuid.UUID(text))
     except ValueError:
@@ -60,9 +64,10 @@ def _uuid_text(value: str | None) -> str:
 
 def parse_state(args: MultiDict[str, str]) -> TrailState:
     """Read the filters; a bad value is dropped, not an error."""
-    action = args.get("action", "")
+    action, kind = args.get("action", ""), args.get("type", "")
     return TrailState(
         user=_uuid_text(args.get("user")),
+        type=kind if kind in OBJECT_TYPES else "",
         object=_uuid_text(args.get("object")),
         action=action if action in ACTIONS else "",
         cursor=args.get("cursor", "")[:500],
@@ -95,6 +100,7 @@ def index() -> Response:
         trail=trail,
         events=events,
         actions=ACTIONS,
+        object_types=OBJECT_TYPES,
     )
     if clean != given:  # htmx sent the empty fields too: the address bar shows the clean URL
         response.headers["HX-Push-Url"] = url_for("audit.index", **clean)

@@ -59,6 +59,7 @@ class Change:
     field: str
     before: Any
     after: Any
+    paired: bool = True  # False: a value as it was set (a new object's), no "before"
 
 
 def upcoming_times(job: ScheduledJob, now: datetime) -> list[schedule.PreviewTime]:
@@ -100,7 +101,7 @@ def changes_of(changes: dict[str, Any], schema: dict[str, Any]) -> list[Change]:
         before, after = (value["from"], value["to"]) if is_pair else (None, value)
         if name == "task_args":
             before, after = _masked(before, schema), _masked(after, schema)
-        rows.append(Change(name, before, after))
+        rows.append(Change(name, before, after, is_pair))
     return rows
 
 
