@@ -30,7 +30,10 @@ def _wait_until_someone_waits_for_a_lock(session: Session) -> None:
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
+    # pg_stat_activity is a snapshot taken once per transaction: end it before each look,
+    # or a first look taken before the worker queued up is all this loop ever sees.
     while not session.execute(query).scalar_one():
+        session.rollback()
         assert time.monotonic() < deadline, "the finishing worker never waited for the job"
         time.sleep(0.05)
 
