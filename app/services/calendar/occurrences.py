@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from app import timemath
 from app.models import ScheduledJob
+from app.services.calendar import repeat
 from app.services.calendar.window import Window
 from app.services.scheduling import schedule
 
@@ -62,11 +63,9 @@ def future(
             if budget <= 0:
                 result.capped = True
                 continue
-            times = schedule.upcoming(job, after, budget + 1, until)
-            result.capped |= len(times) > budget
-            times = times[:budget]
-            budget -= len(times)
-            rule = Rule(times, _day_slices(times, window))
+            rule, computed, capped = _compute(job, window, (after, until), budget, dense_after)
+            result.capped |= capped
+            budget -= computed
             if key is not None:
                 shared[key] = rule
         if rule.busiest() > dense_after:
@@ -74,6 +73,25 @@ def future(
         else:
             result.listed += _listed(job, rule)
     return result
+
+
+def _compute(
+    job: ScheduledJob,
+    window: Window,
+    span: tuple[datetime, datetime],
+    budget: int,
+    dense_after: int,
+) -> tuple[Rule, int, bool]:
+    """One rule's times: an every-day cron rule day by day (repeating days reuse one day
+    when it is dense), anything else in one engine call. Returns how many were computed."""
+    after, until = span
+    if repeat.every_day(job, after, until):
+        found = repeat.day_times(job, window, span, budget, dense_after)
+        return Rule(found.times, found.days), found.computed, found.capped
+    times = schedule.upcoming(job, after, budget + 1, until)
+    capped = len(times) > budget
+    times = times[:budget]
+    return Rule(times, _day_slices(times, window)), len(times), capped
 
 
 def _share_key(job: ScheduledJob) -> tuple[object, ...] | None:
