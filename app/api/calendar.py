@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import url_for
@@ -53,10 +54,16 @@ def calendar_feed() -> Any:
 def _first_items(entries: list[Entry], bars: list[Bar]) -> list[Entry | Bar]:
     """The first ``MAX_EVENTS`` by their event's start, without building the rest (a month of
     a big installation has tens of thousands; building each event is most of the cost)."""
-    keyed: list[tuple[str, Entry | Bar]] = [(_iso(entry.start), entry) for entry in entries]
-    keyed += [(bar.day.isoformat(), bar) for bar in bars]
+    keyed: list[tuple[tuple[Any, ...], Entry | Bar]] = [(_start_key(e.start), e) for e in entries]
+    keyed += [((bar.day, 0), bar) for bar in bars]
     keyed.sort(key=lambda pair: pair[0])
     return [item for _key, item in keyed[:MAX_EVENTS]]
+
+
+def _start_key(moment: datetime) -> tuple[Any, ...]:
+    """Sorts as the event's ``start`` text does (an all-day ``2027-01-05`` before the day's
+    ``2027-01-05T…Z`` times; whole seconds), without formatting every one of them."""
+    return (moment.date(), 1, moment.replace(microsecond=0))
 
 
 def _iso(moment: Any) -> str:
