@@ -348,3 +348,14 @@ def test_a_counted_jobs_runs_are_counted_in_sql_as_the_rows_would_fold(
     assert "pending" not in by_day[date(2027, 1, 7)]
     failed = show(editor.user, "week", date(2027, 1, 5), now=now, dense_after=4, outcome="missed")
     assert [(b.day, b.outcomes) for b in failed.bars] == [(date(2027, 1, 5), {"missed": 1})]
+
+
+def test_a_counted_cron_jobs_runs_join_its_future_count(editor, make_job, make_execution):
+    job = make_job(editor, now=BEFORE, job_type="cron", timezone="UTC",
+                   schedule_config={"expression": "0 * * * *"})  # fmt: skip
+    make_execution(job, status="failed", scheduled_for=datetime(2027, 1, 5, 3, tzinfo=UTC))
+    make_execution(job, status="success", scheduled_for=datetime(2027, 1, 5, 4, tzinfo=UTC))
+    now = datetime(2027, 1, 5, 12, 30, tzinfo=UTC)
+    data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), now=now, dense_after=4)
+    assert data.entries == []
+    assert [b.outcomes for b in data.bars] == [{"failed": 1, "success": 1, "scheduled": 11}]

@@ -124,18 +124,19 @@ def calendar_window(
     jobs = {job.id: job for job in session.scalars(_jobs_query(user, filters))}
     firing = _firing(jobs.values())
     counted = [job for job in firing if density.is_dense(job, dense_after)]
-    counted_ids = [job.id for job in counted]
-    runs, runs_capped = _runs(session, jobs, window, _jobs_query(user, filters), counted_ids)
     listed = [job for job in firing if job not in counted]
     found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
+    # Jobs drawn as bars (dense interval jobs, and cron jobs counted per day): runs counted.
+    counted_ids = [job.id for job in counted] + list({job.id for job, _day in found.counts})
+    runs, runs_capped = _runs(session, jobs, window, _jobs_query(user, filters), counted_ids)
     runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)
     data = CalendarData(window, occurrences_capped=found.capped, runs_capped=runs_capped)
     counts = _counts(counted, window, now, filters.outcome)
-    for key, ran in run_counts.counted(session, jobs, counted_ids, window, now, filters.outcome):
-        counts[key] = counts.get(key, Counter()) + ran
     if not filters.outcome or filters.outcome == SCHEDULED:
         counts |= found.counts
+    for key, ran in run_counts.counted(session, jobs, counted_ids, window, now, filters.outcome):
+        counts[key] = counts.get(key, Counter()) + ran
     data.entries, data.bars = _aggregate(entries, window, dense_after, counts)
     data.transitions = transitions(window)
     return data
