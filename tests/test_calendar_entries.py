@@ -359,3 +359,18 @@ def test_a_counted_cron_jobs_runs_join_its_future_count(editor, make_job, make_e
     data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), now=now, dense_after=4)
     assert data.entries == []
     assert [b.outcomes for b in data.bars] == [{"failed": 1, "success": 1, "scheduled": 11}]
+
+
+def test_a_dense_cron_job_is_drawn_as_bars_when_little_of_the_window_is_to_come(
+    editor, make_job, make_execution
+):
+    """Late on the week's last day its hourly job has one slot to come, yet it is an hourly
+    job: its past days are bars (runs counted in SQL), not listed runs."""
+    job = make_job(editor, now=BEFORE, job_type="cron", timezone="UTC",
+                   schedule_config={"expression": "0 * * * *"})  # fmt: skip
+    for hour in (3, 4):
+        make_execution(job, status="success", scheduled_for=datetime(2027, 1, 5, hour, tzinfo=UTC))
+    now = datetime(2027, 1, 9, 22, 30, tzinfo=UTC)  # the week of Jan 3 ends with Jan 9
+    data = show(editor.user, "week", date(2027, 1, 5), zone=ZoneInfo("UTC"), now=now, dense_after=4)
+    assert all(e.kind == "occurrence" for e in data.entries)  # no run listed
+    assert {b.day: b.outcomes for b in data.bars}[date(2027, 1, 5)] == {"success": 2}

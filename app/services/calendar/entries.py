@@ -127,7 +127,7 @@ def calendar_window(
     listed = [job for job in firing if job not in counted]
     found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
     # Jobs drawn as bars (dense interval jobs, and cron jobs counted per day): runs counted.
-    counted_ids = [job.id for job in counted] + list({job.id for job, _day in found.counts})
+    counted_ids = [job.id for job in counted] + [job.id for job in found.dense_jobs]
     runs, runs_capped = _runs(session, jobs, window, _jobs_query(user, filters), counted_ids)
     runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)

@@ -31,6 +31,7 @@ class Rule:
     times: list[datetime]
     days: dict[date, tuple[int, int]]
     flags: list[timemath.FireFlags] | None = None
+    dense: bool = False
 
     def busiest(self) -> int:
         """The most fire times on one day."""
@@ -44,6 +45,7 @@ class Future:
     listed: list[tuple[ScheduledJob, datetime, timemath.FireFlags]] = field(default_factory=list)
     counts: dict[tuple[ScheduledJob, date], Counter[str]] = field(default_factory=dict)
     capped: bool = False
+    dense_jobs: set[ScheduledJob] = field(default_factory=set)
 
 
 def future(
@@ -68,6 +70,8 @@ def future(
             budget -= computed
             if key is not None:
                 shared[key] = rule
+        if rule.dense or rule.busiest() > dense_after:
+            result.dense_jobs.add(job)
         if rule.busiest() > dense_after:
             result.counts.update(_day_counts(job, rule))
         else:
@@ -87,7 +91,7 @@ def _compute(
     after, until = span
     if repeat.every_day(job, after, until):
         found = repeat.day_times(job, window, span, budget, dense_after)
-        return Rule(found.times, found.days), found.computed, found.capped
+        return Rule(found.times, found.days, dense=found.dense), found.computed, found.capped
     times = schedule.upcoming(job, after, budget + 1, until)
     capped = len(times) > budget
     times = times[:budget]

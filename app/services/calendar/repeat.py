@@ -36,6 +36,7 @@ class Times:
     days: dict[date, tuple[int, int]] = field(default_factory=dict)
     computed: int = 0
     capped: bool = False
+    dense: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,11 +76,13 @@ def day_times(
     result = Times()
     zone = schedule.zone_of(job)
     template: _Template | None = None
+    whole_day_seen = False
     for day, begin, end in window.bounds:
         low, high = max(begin - _EPSILON, after), min(end - _EPSILON, until)
         if high <= low:
             continue
         full = low == begin - _EPSILON and high == end - _EPSILON
+        whole_day_seen |= full
         shape = _shape(begin, end, window.zone, zone) if full else None
         if template is not None and shape == template.shape:
             moved = begin - template.begin
@@ -97,7 +100,21 @@ def day_times(
             result.times += found
         if result.capped:
             break
+    result.dense = template is not None or (
+        not whole_day_seen and _probe(job, window, dense_after, result, budget)
+    )
     return result
+
+
+def _probe(job: ScheduledJob, window: Window, dense_after: int, result: Times, budget: int) -> bool:
+    """Whether one whole day of the rule has more than ``dense_after`` times: decides how a
+    window that is mostly past draws the job (bars, its runs counted) when little is to come."""
+    if budget - result.computed <= dense_after:
+        return False
+    _day, begin, end = window.bounds[0]
+    probed = schedule.upcoming(job, begin - _EPSILON, dense_after + 1, end - _EPSILON)
+    result.computed += len(probed)
+    return len(probed) > dense_after
 
 
 def _shape(
