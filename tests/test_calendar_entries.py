@@ -324,3 +324,53 @@ def test_paused_frequent_cron_job_counts_paused_slots_until_resume(editor, make_
     db.session.commit()
     data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), dense_after=4)
     assert [b.outcomes for b in data.bars] == [{"paused": 6, "scheduled": 18}]
+
+
+def test_a_counted_jobs_runs_are_counted_in_sql_as_the_rows_would_fold(
+    editor, make_job, make_execution
+):
+    """Runs of a counted job: a retried run once with its last outcome, by the display
+    zone's day (a run at 23:30 New York is that day's, not UTC's next), the armed pending
+    slot left to the occurrences, and the outcome filter applied."""
+    job = make_job(editor, now=BEFORE, schedule_config={"minutes": 1},
+                   start_date=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+    slot = datetime(2027, 1, 5, 15, tzinfo=UTC)
+    first = make_execution(job, status="failed", scheduled_for=slot, attempt=1)
+    make_execution(job, status="success", scheduled_for=slot, attempt=2, retry_of=first.id,
+                   triggered_by="retry")  # fmt: skip
+    make_execution(job, status="missed", scheduled_for=datetime(2027, 1, 6, 4, 30, tzinfo=UTC))
+    now = datetime(2027, 1, 7, 12, tzinfo=UTC)
+    make_execution(job, status="pending", scheduled_for=now + timedelta(minutes=1))
+    data = show(editor.user, "week", date(2027, 1, 5), now=now, dense_after=4)
+    by_day = {b.day: b.outcomes for b in data.bars}
+    assert by_day[date(2027, 1, 5)] == {"success": 1, "missed": 1}
+    assert by_day[date(2027, 1, 7)]["scheduled"] == 12 * 60 - 1 + 5 * 60  # none twice
+    assert "pending" not in by_day[date(2027, 1, 7)]
+    failed = show(editor.user, "week", date(2027, 1, 5), now=now, dense_after=4, outcome="missed")
+    assert [(b.day, b.outcomes) for b in failed.bars] == [(date(2027, 1, 5), {"missed": 1})]
+
+
+def test_a_counted_cron_jobs_runs_join_its_future_count(editor, make_job, make_execution):
+    job = make_job(editor, now=BEFORE, job_type="cron", timezone="UTC",
+                   schedule_config={"expression": "0 * * * *"})  # fmt: skip
+    make_execution(job, status="failed", scheduled_for=datetime(2027, 1, 5, 3, tzinfo=UTC))
+    make_execution(job, status="success", scheduled_for=datetime(2027, 1, 5, 4, tzinfo=UTC))
+    now = datetime(2027, 1, 5, 12, 30, tzinfo=UTC)
+    data = show(editor.user, "day", date(2027, 1, 5), zone=ZoneInfo("UTC"), now=now, dense_after=4)
+    assert data.entries == []
+    assert [b.outcomes for b in data.bars] == [{"failed": 1, "success": 1, "scheduled": 11}]
+
+
+def test_a_dense_cron_job_is_drawn_as_bars_when_little_of_the_window_is_to_come(
+    editor, make_job, make_execution
+):
+    """Late on the week's last day its hourly job has one slot to come, yet it is an hourly
+    job: its past days are bars (runs counted in SQL), not listed runs."""
+    job = make_job(editor, now=BEFORE, job_type="cron", timezone="UTC",
+                   schedule_config={"expression": "0 * * * *"})  # fmt: skip
+    for hour in (3, 4):
+        make_execution(job, status="success", scheduled_for=datetime(2027, 1, 5, hour, tzinfo=UTC))
+    now = datetime(2027, 1, 9, 22, 30, tzinfo=UTC)  # the week of Jan 3 ends with Jan 9
+    data = show(editor.user, "week", date(2027, 1, 5), zone=ZoneInfo("UTC"), now=now, dense_after=4)
+    assert all(e.kind == "occurrence" for e in data.entries)  # no run listed
+    assert {b.day: b.outcomes for b in data.bars}[date(2027, 1, 5)] == {"success": 2}

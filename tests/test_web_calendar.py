@@ -227,3 +227,16 @@ def test_a_full_month_cell_offers_more_which_opens_the_day(client, editor, make_
     html = client.get("/calendar?date=2027-01-10&zone=UTC").get_data(as_text=True)
     assert "+3 more" in html  # six entries, three shown and the link
     assert 'href="/calendar?view=day&amp;date=2027-01-10&amp;zone=UTC"' in html
+
+
+def test_a_week_column_lists_a_few_bars_then_more_which_opens_the_day(client, editor, make_job):
+    sign_in(client, editor)
+    for number in range(8):
+        make_job(editor, name=f"Beat {number}", schedule_config={"minutes": 1},
+                 start_date=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
+    html = client.get("/calendar?view=week&date=2027-01-13&zone=UTC").get_data(as_text=True)
+    assert html.count('data-kind="bar"') == 7 * 5  # five bars a day, then the link
+    assert html.count("+3 more") == 7
+    assert 'href="/calendar?view=day&amp;date=2027-01-13&amp;zone=UTC"' in html
+    day = client.get("/calendar?view=day&date=2027-01-13&zone=UTC").get_data(as_text=True)
+    assert day.count('data-kind="bar"') == 8  # a day column has room for all eight

@@ -29,7 +29,7 @@ from app.models import (
     User,
 )
 from app.services import access
-from app.services.calendar import density, occurrences
+from app.services.calendar import density, occurrences, run_counts
 from app.services.calendar.window import Transition, Window, transitions
 from app.services.paging import contains
 
@@ -122,17 +122,21 @@ def calendar_window(
     """Everything in ``window`` this user may see; a job with more than ``dense_after``
     entries on one day collapses into a ``Bar`` for that day."""
     jobs = {job.id: job for job in session.scalars(_jobs_query(user, filters))}
-    runs, runs_capped = _runs(session, jobs, window, user, filters)
     firing = _firing(jobs.values())
     counted = [job for job in firing if density.is_dense(job, dense_after)]
     listed = [job for job in firing if job not in counted]
     found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
+    # Jobs drawn as bars (dense interval jobs, and cron jobs counted per day): runs counted.
+    counted_ids = [job.id for job in counted] + [job.id for job in found.dense_jobs]
+    runs, runs_capped = _runs(session, jobs, window, _jobs_query(user, filters), counted_ids)
     runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)
     data = CalendarData(window, occurrences_capped=found.capped, runs_capped=runs_capped)
     counts = _counts(counted, window, now, filters.outcome)
     if not filters.outcome or filters.outcome == SCHEDULED:
         counts |= found.counts
+    for key, ran in run_counts.counted(session, jobs, counted_ids, window, now, filters.outcome):
+        counts[key] = counts.get(key, Counter()) + ran
     data.entries, data.bars = _aggregate(entries, window, dense_after, counts)
     data.transitions = transitions(window)
     return data
@@ -193,16 +197,18 @@ def _runs(
     session: DbSession,
     jobs: dict[uuid.UUID, ScheduledJob],
     window: Window,
-    user: User,
-    filters: Filters,
+    visible: Select[ScheduledJob],
+    counted_ids: list[uuid.UUID],
 ) -> tuple[list[Entry], bool]:
-    """The window's executions as entries, retries folded into the run they retry."""
+    """The window's executions as entries, retries folded into the run they retry; runs of
+    counted jobs are counted in SQL instead (``run_counts``), never read one by one."""
     if not jobs:
         return [], False
-    job_ids = _jobs_query(user, filters).with_only_columns(ScheduledJob.id)
+    job_ids = visible.with_only_columns(ScheduledJob.id)
     query = (
         select(*_RUN_COLUMNS)
         .where(Execution.job_id.in_(job_ids))
+        .where(Execution.job_id.not_in(counted_ids))
         .where(Execution.scheduled_for >= window.start, Execution.scheduled_for < window.end)
         .order_by(Execution.scheduled_for, Execution.attempt)
         .limit(MAX_RUNS + 1)

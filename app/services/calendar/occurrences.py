@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from app import timemath
 from app.models import ScheduledJob
+from app.services.calendar import repeat
 from app.services.calendar.window import Window
 from app.services.scheduling import schedule
 
@@ -30,6 +31,7 @@ class Rule:
     times: list[datetime]
     days: dict[date, tuple[int, int]]
     flags: list[timemath.FireFlags] | None = None
+    dense: bool = False
 
     def busiest(self) -> int:
         """The most fire times on one day."""
@@ -43,6 +45,7 @@ class Future:
     listed: list[tuple[ScheduledJob, datetime, timemath.FireFlags]] = field(default_factory=list)
     counts: dict[tuple[ScheduledJob, date], Counter[str]] = field(default_factory=dict)
     capped: bool = False
+    dense_jobs: set[ScheduledJob] = field(default_factory=set)
 
 
 def future(
@@ -62,18 +65,37 @@ def future(
             if budget <= 0:
                 result.capped = True
                 continue
-            times = schedule.upcoming(job, after, budget + 1, until)
-            result.capped |= len(times) > budget
-            times = times[:budget]
-            budget -= len(times)
-            rule = Rule(times, _day_slices(times, window))
+            rule, computed, capped = _compute(job, window, (after, until), budget, dense_after)
+            result.capped |= capped
+            budget -= computed
             if key is not None:
                 shared[key] = rule
+        if rule.dense or rule.busiest() > dense_after:
+            result.dense_jobs.add(job)
         if rule.busiest() > dense_after:
             result.counts.update(_day_counts(job, rule))
         else:
             result.listed += _listed(job, rule)
     return result
+
+
+def _compute(
+    job: ScheduledJob,
+    window: Window,
+    span: tuple[datetime, datetime],
+    budget: int,
+    dense_after: int,
+) -> tuple[Rule, int, bool]:
+    """One rule's times: an every-day cron rule day by day (repeating days reuse one day
+    when it is dense), anything else in one engine call. Returns how many were computed."""
+    after, until = span
+    if repeat.every_day(job, after, until):
+        found = repeat.day_times(job, window, span, budget, dense_after)
+        return Rule(found.times, found.days, dense=found.dense), found.computed, found.capped
+    times = schedule.upcoming(job, after, budget + 1, until)
+    capped = len(times) > budget
+    times = times[:budget]
+    return Rule(times, _day_slices(times, window)), len(times), capped
 
 
 def _share_key(job: ScheduledJob) -> tuple[object, ...] | None:

@@ -20,6 +20,9 @@ from app.services.calendar.window import Transition
 
 # Items a cell lists before "+N more" (which opens the day, or the list from the day view).
 CELL_LIMIT = {"month": 4, "week": 3, "day": 8}
+# Frequent jobs' bars a week or day column lists before "+N more" (a big installation has
+# hundreds a day: drawing them all made the page megabytes and most of its time).
+BAR_LIMIT = {"week": 6, "day": 12}
 # Rows the list view shows; beyond, it says how many more and asks for a filter.
 LIST_LIMIT = 300
 HOURS = range(24)
@@ -42,6 +45,7 @@ class DayColumn:
     bars: list[Bar]
     hours: list[Cell]
     transition: Transition | None
+    more_bars: int = 0
 
 
 @dataclass
@@ -117,7 +121,9 @@ def _column(day: date, items: list[Entry | Bar], data: CalendarData, limit: int)
         else:
             hours[item.start.astimezone(data.window.zone).hour].append(item)
     cells = [_cell(day, hours[hour], limit) for hour in HOURS]
-    return DayColumn(day, bars, cells, data.transitions.get(day))
+    shown = _cell(day, list(bars), BAR_LIMIT.get(data.window.view, 0))
+    listed = [item for item in shown.items if isinstance(item, Bar)]
+    return DayColumn(day, listed, cells, data.transitions.get(day), shown.more)
 
 
 def _title(view: str, anchor: date, days: list[date], locale: Locale) -> str:
