@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -17,12 +17,13 @@ from app.services.audit_trail import ACTIONS, OBJECT_TYPES
 from app.services.scheduling.audit import Trail, TrailFilters, admin_trail
 from app.web.audit import bp
 from app.web.jobs.detail import changes_of
+from app.web.urlstate import UrlState
 
 PER_PAGE = 50
 
 
 @dataclass(frozen=True)
-class TrailState:
+class TrailState(UrlState):
     """What the URL says: the filters and the cursor of the page shown."""
 
     user: str = ""
@@ -30,10 +31,6 @@ class TrailState:
     object: str = ""
     action: str = ""
     cursor: str = ""
-
-    def url_args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for a link to this state with ``changes``, empty ones left out."""
-        return {k: v for k, v in (asdict(self) | changes).items() if v}
 
     @property
     def filtered(self) -> bool:

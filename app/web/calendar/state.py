@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
@@ -15,6 +14,7 @@ from app.services import access
 from app.services.calendar.entries import OUTCOMES, Filters
 from app.services.calendar.window import VIEWS
 from app.web.i18n import parse_zone
+from app.web.urlstate import UrlState
 
 MAX_QUERY = 200
 # Entries of one job on one day a view shows one by one; beyond, one bar with the count.
@@ -22,7 +22,7 @@ DENSE_AFTER = {"month": 3, "week": 4, "day": 24, "list": 24}
 
 
 @dataclass(frozen=True)
-class CalendarState:
+class CalendarState(UrlState):
     """The URL's state; ``zone`` empty means the shell's display zone."""
 
     view: str = "month"
@@ -33,11 +33,6 @@ class CalendarState:
     outcome: str = ""
     owner: str = ""
     queue: str = ""
-
-    def url_args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for a link to this state with ``changes``, empty values left out."""
-        merged = {f.name: getattr(self, f.name) for f in fields(self)} | changes
-        return {k: v for k, v in merged.items() if v and not (k == "view" and v == "month")}
 
     @property
     def day(self) -> dt.date:

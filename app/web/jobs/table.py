@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from app.services.scheduling.jobs import JobFilters, list_jobs
 from app.services.scheduling.summaries import JobSummary, changed_since, job_summaries
 from app.web.jobs import bp
 from app.web.jobs.schedule_words import schedule_words
+from app.web.urlstate import UrlState
 
 PER_PAGE = 20
 MAX_QUERY = 200
@@ -43,7 +44,7 @@ OUTCOMES = (
 
 
 @dataclass(frozen=True)
-class TableState:
+class TableState(UrlState):
     """Everything the URL says about the table: search, filters, sort, page."""
 
     q: str = ""
@@ -53,12 +54,6 @@ class TableState:
     outcome: str = ""
     sort: str = "name"
     page: int = 1
-
-    def url_args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for a link to this state with ``changes``, defaults left out."""
-        merged = {f.name: getattr(self, f.name) for f in fields(self)} | changes
-        defaults = TableState()
-        return {k: v for k, v in merged.items() if v != getattr(defaults, k)}
 
     @property
     def filtered(self) -> bool:

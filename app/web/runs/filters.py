@@ -9,7 +9,7 @@ in the display zone, as the page shows them.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from app.models import ExecutionStatus, RetryStatus, TriggeredBy
 from app.services.failures.filters import RetryFilters
 from app.services.ledger.executions import HistoryFilters
 from app.web.i18n import select_timezone
+from app.web.urlstate import UrlState
 
 MAX_TEXT = 200
 OUTCOMES = tuple(status.value for status in ExecutionStatus)
@@ -39,7 +40,7 @@ _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True)
-class RunFilterState:
+class RunFilterState(UrlState):
     """The filters both pages share, as the URL carries them (text, defaults left out)."""
 
     outcome: str = ""
@@ -51,12 +52,6 @@ class RunFilterState:
     since: str = ""
     until: str = ""
     q: str = ""
-
-    def url_args(self, **changes: Any) -> dict[str, Any]:
-        """Query arguments for a link to this state with ``changes``, defaults left out."""
-        merged = {f.name: getattr(self, f.name) for f in fields(self)} | changes
-        defaults = type(self)()
-        return {k: v for k, v in merged.items() if v != getattr(defaults, k)}
 
     @property
     def filtered(self) -> bool:
