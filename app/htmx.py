@@ -8,6 +8,7 @@ view names both and :func:`render` picks one.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from flask import Response, make_response, render_template, request
@@ -54,3 +55,18 @@ def add_toast(response: Response, message: str, level: str = "info") -> Response
     events[TOAST_EVENT] = {"message": message, "level": level}
     response.headers["HX-Trigger"] = json.dumps(events)  # ASCII: header values must be Latin-1
     return response
+
+
+# A poller names at most this many rows (a page never shows more).
+MAX_POLLED = 100
+
+
+def polled_ids(raw: str) -> list[uuid.UUID]:
+    """The row ids a poller sent (``ids=a,b,c``); malformed ones are skipped, not an error."""
+    ids = []
+    for part in raw.split(",")[:MAX_POLLED]:
+        try:
+            ids.append(uuid.UUID(part))
+        except ValueError:
+            continue
+    return ids

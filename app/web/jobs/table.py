@@ -25,7 +25,6 @@ from app.web.urlstate import UrlState
 
 PER_PAGE = 20
 MAX_QUERY = 200
-MAX_POLLED = 100
 # URL value → service sort key: every column the service can sort by.
 _SORT_KEYS = {
     "name": "name",
@@ -174,22 +173,12 @@ def index() -> Response:
     return response
 
 
-def _polled_ids(raw: str) -> list[uuid.UUID]:
-    ids = []
-    for part in raw.split(",")[:MAX_POLLED]:
-        try:
-            ids.append(uuid.UUID(part))
-        except ValueError:
-            continue
-    return ids
-
-
 @bp.route("/jobs/changes")
 @login_required  # type: ignore[untyped-decorator]
 def changes() -> Response:
     """Rows of the listed jobs that changed since ``since``, swapped out of band by id."""
     now = utcnow()
-    ids = _polled_ids(request.args.get("ids", ""))
+    ids = htmx.polled_ids(request.args.get("ids", ""))
     try:
         since = datetime.fromisoformat(request.args.get("since", ""))
     except ValueError:

@@ -7,7 +7,6 @@ open it is rendered without its trigger and stops (STYLE 11).
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from flask import redirect, request, url_for
@@ -24,7 +23,6 @@ from app.web.runs.filters import OUTCOMES, TRIGGER_LABELS, TRIGGERS, parse_runs
 from app.web.runs.views import is_terminal
 
 PER_PAGE = 50
-MAX_POLLED = 100
 
 
 def open_ids(runs: list[Execution]) -> str:
@@ -67,21 +65,13 @@ def index() -> Response:
     return response
 
 
-def _polled_ids(raw: str) -> list[uuid.UUID]:
-    ids = []
-    for part in raw.split(",")[:MAX_POLLED]:
-        try:
-            ids.append(uuid.UUID(part))
-        except ValueError:
-            continue
-    return ids
-
-
 @bp.route("/runs/rows")
 @login_required  # type: ignore[untyped-decorator]
 def rows() -> Response:
     """The listed runs as they are now, swapped out of band; the poller with those still open."""
-    runs = executions.get_many(db.session, current_user, _polled_ids(request.args.get("ids", "")))
+    runs = executions.get_many(
+        db.session, current_user, htmx.polled_ids(request.args.get("ids", ""))
+    )
     executions.load_jobs(db.session, runs)
     return htmx.render(
         "runs/_rows.html", "runs/_rows.html", live=True, runs=runs, polled=open_ids(runs)
