@@ -13,13 +13,15 @@ STAMP := $(VENV)/.installed
 # Not exported globally: `make run` starts a private Redis when REDIS_URL is unset.
 REDIS_URL ?= redis://127.0.0.1:6379/0
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1/test
+SQLITE_TEST_REDIS ?= redis://127.0.0.1:6379/15
+PG_TEST_REDIS ?= redis://127.0.0.1:6379/14
 
 PYTEST_COV := --cov=app --cov-branch --cov-report=term --cov-fail-under=85 -p no:cacheprovider
 # The pytest runs come last, so the end of a long CI log shows their results.
-TEST_STEPS := lint typecheck schemathesis test-sqlite test-postgres test-browser
+TEST_STEPS := lint typecheck schemathesis test-databases test-browser
 REPORTS := reports
 
-.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres \
+.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres test-databases \
 	test-browser schemathesis clean translations faults
 
 help: ## List the targets
@@ -51,15 +53,30 @@ typecheck: $(STAMP) ## mypy (strict) on app/
 	@printf '\n==> typecheck: mypy app\n'
 	$(BIN)/mypy app
 
+# Each suite has its own Redis DB and coverage file, so test-databases can run both at once.
 test-sqlite: $(STAMP) ## Tests (not browser) on a temporary SQLite file, coverage >= 85 %
 	@printf '\n==> test-sqlite: pytest on SQLite with coverage\n'
-	env -u TEST_DATABASE_URL REDIS_URL='$(REDIS_URL)' \
+	env -u TEST_DATABASE_URL REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(SQLITE_TEST_REDIS)' \
+		COVERAGE_FILE=.coverage.sqlite \
 		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/sqlite.xml
 
 test-postgres: $(STAMP) ## Tests (not browser) on PostgreSQL, coverage >= 85 %
 	@printf '\n==> test-postgres: pytest on PostgreSQL with coverage\n'
-	TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' \
+	TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(PG_TEST_REDIS)' \
+		COVERAGE_FILE=.coverage.postgres \
 		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/postgres.xml
+
+# The two suites side by side, one core each: most of the engine tests' time is waiting
+# for real processes, so together they take little more than the longer one alone.
+# Each writes its own log; both are printed when both have ended.
+test-databases: $(STAMP) ## test-sqlite and test-postgres at the same time, then both logs
+	@printf '\n==> test-databases: test-sqlite and test-postgres side by side\n'
+	@mkdir -p $(REPORTS); \
+	$(MAKE) --no-print-directory test-sqlite > $(REPORTS)/sqlite.log 2>&1 & sqlite=$$!; \
+	$(MAKE) --no-print-directory test-postgres > $(REPORTS)/postgres.log 2>&1 & postgres=$$!; \
+	status=0; wait $$sqlite || status=1; wait $$postgres || status=1; \
+	cat $(REPORTS)/sqlite.log; cat $(REPORTS)/postgres.log; \
+	exit $$status
 
 test-browser: $(STAMP) ## Browser tests in Debian's Chromium
 	@printf '\n==> test-browser: pytest -m browser (Chromium)\n'
