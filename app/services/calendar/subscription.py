@@ -20,7 +20,7 @@ from app.models import CalendarFeedToken, ScheduledJob, User
 from app.services.calendar.entries import Filters, calendar_window
 from app.services.calendar.window import Window
 from app.services.scheduling import schedule
-from app.services.users.accounts import _digest
+from app.services.users.accounts import token_digest
 
 FEED_PREFIX = "cal_"
 FEED_DAYS = 30
@@ -42,7 +42,8 @@ def create_feed(session: DbSession, user: User, now: datetime) -> str:
     """A new feed token (returned once, never stored); the previous one stops working."""
     _revoke(session, user, now)
     token = FEED_PREFIX + secrets.token_urlsafe(32)
-    session.add(CalendarFeedToken(user_id=user.id, token_hash=_digest(token), prefix=token[:10]))
+    digest = token_digest(token)
+    session.add(CalendarFeedToken(user_id=user.id, token_hash=digest, prefix=token[:10]))
     session.commit()
     return token
 
@@ -68,7 +69,7 @@ def _revoke(session: DbSession, user: User, now: datetime) -> bool:
 def feed_user(session: DbSession, token: str, now: datetime) -> User | None:
     """The active user whose unrevoked feed token this is (use recorded), else None."""
     row = session.scalar(
-        select(CalendarFeedToken).where(CalendarFeedToken.token_hash == _digest(token))
+        select(CalendarFeedToken).where(CalendarFeedToken.token_hash == token_digest(token))
     )
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None

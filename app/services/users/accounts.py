@@ -264,8 +264,9 @@ def authenticate(session: DbSession, email: str, password: str) -> User | None:
     return user
 
 
-def _digest(token: str) -> str:
-    """Tokens are random and long, so a fast hash is enough (unlike passwords)."""
+def token_digest(token: str) -> str:
+    """How a bearer secret (API token, calendar feed token) is stored: random and long, so a
+    fast hash is enough (unlike passwords)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -280,7 +281,11 @@ def create_token(
         raise AccountError(_("token name must have 1 to 100 characters"), "name")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        id=uuid.uuid4(), user_id=user.id, name=label, token_hash=_digest(token), prefix=token[:10]
+        id=uuid.uuid4(),
+        user_id=user.id,
+        name=label,
+        token_hash=token_digest(token),
+        prefix=token[:10],
     )
     session.add(row)
     # The name and whose it is; never the token, nor its hash.
@@ -310,7 +315,7 @@ def visible_tokens(session: DbSession, by: User, limit: int = 500) -> list[ApiTo
 def user_for_token(session: DbSession, token: str, now: datetime | None = None) -> User | None:
     """The active user owning this unrevoked token, recording (committed) when it was used."""
     row: ApiToken | None = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token))
     )
     if row is None or row.is_revoked or not row.user.is_active:
         return None
