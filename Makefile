@@ -15,13 +15,14 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1/test
 SQLITE_TEST_REDIS ?= redis://127.0.0.1:6379/15
 PG_TEST_REDIS ?= redis://127.0.0.1:6379/14
+BROWSER_TEST_REDIS ?= redis://127.0.0.1:6379/13
 
 PYTEST_COV := --cov=app --cov-branch --cov-report=term --cov-fail-under=85 -p no:cacheprovider
 # The pytest runs come last, so the end of a long CI log shows their results.
-TEST_STEPS := lint typecheck schemathesis test-databases test-browser
+TEST_STEPS := lint typecheck schemathesis test-suites
 REPORTS := reports
 
-.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres test-databases \
+.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres test-databases test-suites \
 	test-browser schemathesis clean translations faults
 
 help: ## List the targets
@@ -66,22 +67,32 @@ test-postgres: $(STAMP) ## Tests (not browser) on PostgreSQL, coverage >= 85 %
 		COVERAGE_FILE=.coverage.postgres \
 		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/postgres.xml
 
-# The two suites side by side, one core each: most of the engine tests' time is waiting
-# for real processes, so together they take little more than the longer one alone.
-# Each writes its own log; both are printed when both have ended.
+# Run the given make targets at the same time, each into its own log in reports/, then print
+# every log once all have ended; fail if any failed. Most of the suites' time is spent
+# waiting for real processes (workers, schedulers, Chromium), so side by side they take
+# little more than the longest alone.
+define side_by_side
+	@mkdir -p $(REPORTS); pids=(); \
+	for target in $(1); do \
+		$(MAKE) --no-print-directory $$target > $(REPORTS)/$$target.log 2>&1 & pids+=($$!); \
+	done; \
+	status=0; for pid in "$${pids[@]}"; do wait $$pid || status=1; done; \
+	for target in $(1); do cat $(REPORTS)/$$target.log; done; \
+	exit $$status
+endef
+
 test-databases: $(STAMP) ## test-sqlite and test-postgres at the same time, then both logs
 	@printf '\n==> test-databases: test-sqlite and test-postgres side by side\n'
-	@mkdir -p $(REPORTS); \
-	$(MAKE) --no-print-directory test-sqlite > $(REPORTS)/sqlite.log 2>&1 & sqlite=$$!; \
-	$(MAKE) --no-print-directory test-postgres > $(REPORTS)/postgres.log 2>&1 & postgres=$$!; \
-	status=0; wait $$sqlite || status=1; wait $$postgres || status=1; \
-	cat $(REPORTS)/sqlite.log; cat $(REPORTS)/postgres.log; \
-	exit $$status
+	$(call side_by_side,test-sqlite test-postgres)
+
+test-suites: $(STAMP) ## test-sqlite, test-postgres and test-browser at the same time, then the logs
+	@printf '\n==> test-suites: test-sqlite, test-postgres and test-browser side by side\n'
+	$(call side_by_side,test-sqlite test-postgres test-browser)
 
 test-browser: $(STAMP) ## Browser tests in Debian's Chromium
 	@printf '\n==> test-browser: pytest -m browser (Chromium)\n'
 	@test -x /usr/bin/chromium || { echo 'No /usr/bin/chromium: run `make services` (or apt-get install chromium chromium-driver).' >&2; exit 1; }
-	REDIS_URL='$(REDIS_URL)' $(BIN)/pytest -m browser -p no:cacheprovider \
+	REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(BROWSER_TEST_REDIS)' $(BIN)/pytest -m browser -p no:cacheprovider \
 		--junitxml=$(REPORTS)/browser.xml
 
 schemathesis: $(STAMP) ## Fuzz the live JSON API against its OpenAPI document

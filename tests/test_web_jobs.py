@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -120,15 +122,19 @@ def test_editor_sees_only_their_own_jobs(client, signed_in_editor, outsider, mak
 
 
 def test_row_shows_schedule_ltr_zone_next_run_and_status(client, signed_in_editor, make_job):
+    # Due in about three hours whenever the test runs: a fixed time of day would be nearly a
+    # day away at some hours, which reads "in 1 day" rather than in hours.
+    soon = utcnow().astimezone(ZoneInfo("Europe/Berlin")) + timedelta(hours=3)
+    expression = f"{soon.minute} {soon.hour} * * *"
     make_job(
         signed_in_editor,
         name="Cron one",
         job_type="cron",
-        schedule_config={"expression": "30 2 * * *"},
+        schedule_config={"expression": expression},
         timezone="Europe/Berlin",
     )
     html = client.get("/").get_data(as_text=True)
-    assert '<bdi dir="ltr" class="ltr">30 2 * * *</bdi>' in html
+    assert f'<bdi dir="ltr" class="ltr">{expression}</bdi>' in html
     assert '<bdi dir="ltr" class="ltr">Europe/Berlin</bdi>' in html
     assert re.search(r"<time datetime=\"[^\"]+\"[^>]*>in \d+ (hours?|minutes?)</time>", html)
     badge = r'data-status="active"><svg class="icon"[^>]*aria-hidden="true"[^>]*>.*?</svg>Active'
