@@ -71,6 +71,15 @@
     }
   });
 
+  // A sheet is filled by htmx each time it opens: closing empties it, so the next opening never
+  // shows the previous summary or form, and a running run's poll inside it stops.
+  document.addEventListener("close", function (event) {
+    var dialog = event.target;
+    if (!dialog.matches || !dialog.matches("dialog.sheet")) return;
+    var content = dialog.querySelector("#job-sheet-body");
+    if (content) content.replaceChildren();
+  }, true);
+
   // --- Confirm forms marked data-confirm in a <dialog>, not window.confirm. ---
   // Runs in the capture phase, before htmx sees the submit; a confirmed form is
   // submitted again with a flag so it passes through (htmx or plain).
