@@ -1,4 +1,5 @@
-"""The calendar in Chromium: views, navigation, a filter, click-through and Back; no JS; Arabic."""
+"""The calendar in Chromium: views, navigation, a filter, entries in the sheet, click-through and
+Back; no JS; Arabic; the week on a phone."""
 
 from __future__ import annotations
 
@@ -192,6 +193,11 @@ def test_without_javascript_links_load_whole_pages(open_page, live_server, seede
     go(page, live_server, f"view=list&zone=UTC&date={seeded['day']}&q={TAG}")
     page.locator(".cal-row").filter(has_text=DAILY).first.get_by_role("link").click()
     expect(page).to_have_url(re.compile("/runs/"))
+    # An entry of the week grid is a plain link too: the run's page, no sheet.
+    go(page, live_server, f"view=week&zone=UTC&date={seeded['day']}&q={TAG}")
+    region(page).locator('.cal-item[data-status="failed"]', has_text=DAILY).click()
+    expect(page).to_have_url(re.compile(f"/runs/{seeded['failed']}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Run of {DAILY}")
     go(page, live_server, "zone=UTC")
     check_axe_as_without_js(open_page, page)
 
