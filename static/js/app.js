@@ -71,6 +71,14 @@
     }
   });
 
+  // A link that opens a dialog is still a link: Ctrl/Cmd/Shift-click opens its page in a new
+  // tab or window. Caught before htmx (on the link) and the opener above (bubbling) see it.
+  document.addEventListener("click", function (event) {
+    if (!(event.ctrlKey || event.metaKey || event.shiftKey)) return;
+    var link = event.target.closest && event.target.closest("a[href][data-dialog-open]");
+    if (link) event.stopImmediatePropagation();
+  }, true);
+
   // A sheet is filled by htmx each time it opens: closing empties it, so the next opening never
   // shows the previous summary or form, and a running run's poll inside it stops.
   document.addEventListener("close", function (event) {

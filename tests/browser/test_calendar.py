@@ -172,6 +172,13 @@ def test_entries_open_their_run_or_job_in_the_sheet(open_page, live_server, seed
     sheet.get_by_role("button", name="Close").click()
     expect(sheet).to_be_hidden()
     expect(future).to_be_focused()
+    # Ctrl-click is still a link's: the job's page in a new tab, no sheet here.
+    with page.context.expect_page() as opened:
+        future.click(modifiers=["Control"])
+    opened.value.wait_for_load_state()
+    assert opened.value.url.endswith(f"/jobs/{seeded['daily']}")
+    expect(sheet).to_be_hidden()
+    opened.value.close()
     # A frequent job's day bar opens the job too.
     bar = region(page).locator('.cal-item[data-kind="bar"]', has_text=f"Heartbeat {TAG}").first
     bar.click()
