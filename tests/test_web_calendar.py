@@ -240,3 +240,23 @@ def test_a_week_column_lists_a_few_bars_then_more_which_opens_the_day(client, ed
     assert 'href="/calendar?view=day&amp;date=2027-01-13&amp;zone=UTC"' in html
     day = client.get("/calendar?view=day&date=2027-01-13&zone=UTC").get_data(as_text=True)
     assert day.count('data-kind="bar"') == 8  # a day column has room for all eight
+
+
+def test_entries_open_in_the_sheet_with_js_and_link_their_page_without(
+    client, editor, jobs_and_runs
+):
+    sign_in(client, editor)
+    job, failed = jobs_and_runs
+    day = day_of(utcnow() - timedelta(days=1))
+    for view in ("month", "list"):
+        past = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
+        run = f"/runs/{failed.id}"
+        assert f'href="{run}" hx-get="{run}?sheet=1" hx-target="#job-sheet-body"' in past
+        future = client.get(f"/calendar?view={view}&date={day_of(SOON)}&zone=UTC")
+        page = f"/jobs/{job.id}"
+        assert f'href="{page}" hx-get="{page}?sheet=1"' in future.get_data(as_text=True)
+    # The sheet is outside the swapped region: on the page once, never in the partial.
+    assert past.count('<dialog id="job-sheet"') == 1
+    assert 'data-dialog-open="job-sheet"' in past and "hx-push-url" not in past.split(run)[1][:200]
+    part = client.get(f"/calendar?view=list&date={day}&zone=UTC", headers=PARTIAL)
+    assert 'id="job-sheet"' not in part.get_data(as_text=True)

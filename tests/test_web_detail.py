@@ -191,3 +191,46 @@ def test_anonymous_is_sent_to_login(client, editor, make_job):
     job = make_job(editor)
     assert client.get(f"/jobs/{job.id}").status_code == 302
     assert client.get("/jobs/new").status_code == 302
+
+
+def test_job_summary_for_the_sheet(client, editor, viewer, outsider, make_job):
+    job = make_job(
+        editor, name="Report", job_type="cron", schedule_config={"expression": "0 9 * * 1"}
+    )
+    sign_in(client, editor)
+    part = client.get(f"/jobs/{job.id}?sheet=1", headers=PARTIAL)
+    html = part.get_data(as_text=True)
+    assert part.status_code == 200 and html.lstrip().startswith('<div class="sheet-panel">')
+    assert "HX-Request" in part.headers["Vary"]
+    assert '<h2 id="job-sheet-title">' in html and "data-dialog-close" in html
+    assert f'href="/jobs/{job.id}"' in html and f'href="/jobs/{job.id}/edit"' in html
+    assert html.split("<tbody>")[1].count("<tr>") == 5  # the next five fire times (page: 20)
+    assert "Success rate" not in html  # no chart, runs or history: those are on the page
+    # Without htmx the same address is the whole page; others' jobs stay hidden.
+    assert client.get(f"/jobs/{job.id}?sheet=1").get_data(as_text=True).startswith("<!doctype")
+    theirs = make_job(outsider)
+    assert client.get(f"/jobs/{theirs.id}?sheet=1", headers=PARTIAL).status_code == 404
+    reader = client.application.test_client()
+    sign_in(reader, viewer)
+    html = reader.get(f"/jobs/{job.id}?sheet=1", headers=PARTIAL).get_data(as_text=True)
+    assert "job-sheet-title" in html and f"/jobs/{job.id}/edit" not in html
+
+
+def test_run_summary_for_the_sheet_polls_while_running(client, editor, make_job, make_execution):
+    job = make_job(editor, name="Report")
+    done = make_execution(job, status="failed", error_message="boom")
+    running = make_execution(job, status="running", started_at=utcnow())
+    sign_in(client, editor)
+    part = client.get(f"/runs/{done.id}?sheet=1", headers=PARTIAL)
+    html = part.get_data(as_text=True)
+    assert part.status_code == 200 and html.lstrip().startswith('<div class="sheet-panel">')
+    assert "HX-Request" in part.headers["Vary"]
+    assert '<h2 id="job-sheet-title">Run of <bdi>Report</bdi></h2>' in html
+    assert f'href="/runs/{done.id}"' in html and f'href="/jobs/{job.id}"' in html
+    assert "boom" in html and 'hx-trigger="every 2s"' not in html
+    live = client.get(f"/runs/{running.id}?sheet=1", headers=PARTIAL).get_data(as_text=True)
+    # The live region inside polls the run's own address (its region, not another sheet).
+    assert f'hx-get="/runs/{running.id}" hx-trigger="every 2s"' in live
+    # A poll (no sheet=1) still answers only the live region.
+    poll = client.get(f"/runs/{running.id}", headers=PARTIAL).get_data(as_text=True)
+    assert poll.lstrip().startswith('<div id="run-live"')

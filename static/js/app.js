@@ -71,6 +71,23 @@
     }
   });
 
+  // A link that opens a dialog is still a link: Ctrl/Cmd/Shift-click opens its page in a new
+  // tab or window. Caught before htmx (on the link) and the opener above (bubbling) see it.
+  document.addEventListener("click", function (event) {
+    if (!(event.ctrlKey || event.metaKey || event.shiftKey)) return;
+    var link = event.target.closest && event.target.closest("a[href][data-dialog-open]");
+    if (link) event.stopImmediatePropagation();
+  }, true);
+
+  // A sheet is filled by htmx each time it opens: closing empties it, so the next opening never
+  // shows the previous summary or form, and a running run's poll inside it stops.
+  document.addEventListener("close", function (event) {
+    var dialog = event.target;
+    if (!dialog.matches || !dialog.matches("dialog.sheet")) return;
+    var content = dialog.querySelector("#job-sheet-body");
+    if (content) content.replaceChildren();
+  }, true);
+
   // --- Confirm forms marked data-confirm in a <dialog>, not window.confirm. ---
   // Runs in the capture phase, before htmx sees the submit; a confirmed form is
   // submitted again with a flag so it passes through (htmx or plain).

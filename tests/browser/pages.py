@@ -48,12 +48,19 @@ def settle(page: Page) -> None:
 
 
 def assert_no_horizontal_scroll(page: Page) -> int:
-    """The page is no wider than the viewport; returns the viewport width."""
+    """The page is no wider than the viewport; returns the viewport width.
+
+    A mobile context (``is_mobile``) zooms out to show a page wider than the device,
+    and ``innerWidth`` then grows with the page: the width the context was opened
+    with is the bound, not ``innerWidth`` alone.
+    """
     scroll_width, inner_width = page.evaluate(
         "[document.documentElement.scrollWidth, window.innerWidth]"
     )
-    assert scroll_width <= inner_width
-    return int(inner_width)
+    viewport = page.viewport_size
+    width = min(inner_width, viewport["width"]) if viewport else inner_width
+    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px viewport"
+    return int(width)
 
 
 def _empty_script(route: Route) -> None:

@@ -1,4 +1,5 @@
-"""The calendar in Chromium: views, navigation, a filter, click-through and Back; no JS; Arabic."""
+"""The calendar in Chromium: views, navigation, a filter, entries in the sheet, click-through and
+Back; no JS; Arabic; the week on a phone."""
 
 from __future__ import annotations
 
@@ -110,17 +111,79 @@ def test_views_navigation_filter_click_through_and_back(open_page, live_server, 
     filtered_url = page.url
     # axe last on this page: it leaves style attributes that htmx's settle would copy.
     check_axe(page)
+    # The row opens its run in the sheet; the sheet's link opens the run's page; Back
+    # brings the filtered list back as it was.
     rows.filter(has_text=DAILY).get_by_role("link", name=DAILY).click()
+    sheet = page.locator("#job-sheet")
+    expect(sheet.get_by_role("heading", name=f"Run of {DAILY}")).to_be_visible()
+    assert page.url == filtered_url  # the sheet pushes no URL, like the jobs page's
+    htmx_idle(page)
+    sheet.get_by_role("link", name="Open the run's page").click()
     expect(page).to_have_url(re.compile(f"/runs/{seeded['failed']}"))
     page.go_back()
     expect(page).to_have_url(filtered_url)
     expect(region(page).locator(".cal-row").filter(has_text=DAILY)).to_have_count(1)
     expect(region(page).locator("#cal-outcome")).to_have_value("failed")
-    # A future occurrence opens its job.
+    expect(sheet).to_be_hidden()
+    # A future occurrence opens its job in the sheet, and from there its page.
     query = f"q={DAILY.replace(' ', '+')}&outcome=scheduled&date={seeded['tomorrow']}"
     go(page, live_server, f"view=list&zone=UTC&{query}")
     region(page).locator(f'.cal-row a:text("{DAILY}")').first.click()
+    expect(sheet.get_by_role("heading", name=DAILY)).to_be_visible()
+    htmx_idle(page)
+    sheet.get_by_role("link", name="Open the job's page").click()
     expect(page).to_have_url(re.compile(f"/jobs/{seeded['daily']}"))
+
+
+def test_entries_open_their_run_or_job_in_the_sheet(open_page, live_server, seeded, screenshot):
+    page = signed_in_page(open_page, live_server, "en-light")
+    sheet = page.locator("#job-sheet")
+    # A past entry in the week grid: its run (status, error, links), the URL unchanged.
+    go(page, live_server, f"view=week&zone=UTC&date={seeded['day']}&q={TAG}")
+    week_url = page.url
+    past = region(page).locator('.cal-item[data-kind="run"][data-status="failed"]', has_text=DAILY)
+    expect(past).to_have_count(1)
+    past.click()
+    expect(sheet.get_by_role("heading", name=f"Run of {DAILY}")).to_be_visible()
+    expect(sheet.locator('#run-live [data-status="failed"]')).to_be_visible()
+    expect(sheet).to_contain_text("boom")
+    run_link = sheet.get_by_role("link", name="Open the run's page")
+    expect(run_link).to_have_attribute("href", f"/runs/{seeded['failed']}")
+    assert page.url == week_url
+    htmx_idle(page)
+    expect(sheet.get_by_role("button", name="Close")).to_be_focused()
+    settle(page)
+    screenshot(page, "calendar-sheet-run-en-light", full_page=False)
+    # Esc closes it and gives the focus back to the entry; the sheet is emptied.
+    page.keyboard.press("Escape")
+    expect(sheet).to_be_hidden()
+    expect(past).to_be_focused()
+    expect(sheet.locator("#run-live")).to_have_count(0)
+    # A future entry: its job, with its next fire times and a link to its page.
+    go(page, live_server, f"view=week&zone=UTC&date={seeded['tomorrow']}&q={TAG}")
+    future = region(page).locator('.cal-item[data-kind="occurrence"]', has_text=DAILY).first
+    future.click()
+    expect(sheet.get_by_role("heading", name=DAILY)).to_be_visible()
+    expect(sheet.locator(".fire-times tbody tr")).to_have_count(5)
+    job_link = sheet.get_by_role("link", name="Open the job's page")
+    expect(job_link).to_have_attribute("href", f"/jobs/{seeded['daily']}")
+    htmx_idle(page)
+    check_axe(page)
+    sheet.get_by_role("button", name="Close").click()
+    expect(sheet).to_be_hidden()
+    expect(future).to_be_focused()
+    # Ctrl-click is still a link's: the job's page in a new tab, no sheet here.
+    with page.context.expect_page() as opened:
+        future.click(modifiers=["Control"])
+    opened.value.wait_for_load_state()
+    assert opened.value.url.endswith(f"/jobs/{seeded['daily']}")
+    expect(sheet).to_be_hidden()
+    opened.value.close()
+    # A frequent job's day bar opens the job too.
+    bar = region(page).locator('.cal-item[data-kind="bar"]', has_text=f"Heartbeat {TAG}").first
+    bar.click()
+    expect(sheet.get_by_role("heading", name=f"Heartbeat {TAG}")).to_be_visible()
+    expect(sheet.get_by_role("link", name="Open the job's page")).to_be_visible()
 
 
 def test_without_javascript_links_load_whole_pages(open_page, live_server, seeded):
@@ -137,6 +200,11 @@ def test_without_javascript_links_load_whole_pages(open_page, live_server, seede
     go(page, live_server, f"view=list&zone=UTC&date={seeded['day']}&q={TAG}")
     page.locator(".cal-row").filter(has_text=DAILY).first.get_by_role("link").click()
     expect(page).to_have_url(re.compile("/runs/"))
+    # An entry of the week grid is a plain link too: the run's page, no sheet.
+    go(page, live_server, f"view=week&zone=UTC&date={seeded['day']}&q={TAG}")
+    region(page).locator('.cal-item[data-status="failed"]', has_text=DAILY).click()
+    expect(page).to_have_url(re.compile(f"/runs/{seeded['failed']}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Run of {DAILY}")
     go(page, live_server, "zone=UTC")
     check_axe_as_without_js(open_page, page)
 
@@ -163,3 +231,59 @@ def test_month_and_week_look(open_page, live_server, seeded, screenshot, kind):
     settle(page)
     check_axe(page)
     screenshot(page, f"calendar-week-{kind}")
+    # An entry's sheet: full width on a phone, from the inline end (the left) in Arabic.
+    region(page).locator(".cal-item").first.click()
+    sheet = page.locator("#job-sheet")
+    expect(sheet.locator(".sheet-head h2")).to_be_visible()
+    htmx_idle(page)
+    box, width = sheet.bounding_box(), page.evaluate("document.documentElement.clientWidth")
+    assert box
+    if kind == "phone":
+        assert box["width"] >= width - 1
+    elif kind == "ar-dark":
+        assert box["x"] <= 1 and box["width"] < width - 200
+    else:
+        assert box["x"] + box["width"] >= width - 1 and box["width"] < width - 200
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"calendar-sheet-{kind}", full_page=False)
+
+
+def hour_column_edges(page: Page) -> tuple[float, float, float, float]:
+    """The scroll box's and the 00:00 hour cell's left and right edges."""
+    box = region(page).locator(".table-scroll").bounding_box()
+    cell = region(page).locator("table.cal-week tbody th.cal-hourcol").first.bounding_box()
+    assert box and cell
+    return box["x"], box["x"] + box["width"], cell["x"], cell["x"] + cell["width"]
+
+
+@pytest.mark.parametrize("kind", ["phone", "ar-dark"])
+def test_week_on_a_phone_scrolls_in_its_box_with_the_hours_in_view(
+    open_page, live_server, seeded, screenshot, kind
+):
+    page = signed_in_page(open_page, live_server, kind)
+    if kind == "ar-dark":
+        page.set_viewport_size({"width": 375, "height": 812})
+    go(page, live_server, f"view=week&zone=UTC&date={seeded['day']}&q={TAG}")
+    expect(region(page).locator("table.cal-week")).to_be_visible()
+    # The page never scrolls sideways; the week does, inside its own box.
+    assert_no_horizontal_scroll(page)
+    scroller = region(page).locator(".table-scroll")
+    assert scroller.evaluate("box => box.scrollWidth > box.clientWidth + 100")
+    start, end, cell_start, cell_end = hour_column_edges(page)
+    rtl = kind == "ar-dark"
+    # The hours sit at the inline start: the left in English, the right in Arabic…
+    assert abs((end - cell_end) if rtl else (cell_start - start)) <= 2
+    # …and stay there when the days scroll to the other end.
+    sign = -1 if rtl else 1  # scrollLeft runs negative in a right-to-left box
+    scroller.evaluate(f"box => {{ box.scrollLeft = {sign} * box.scrollWidth; }}")
+    assert abs(scroller.evaluate("box => box.scrollLeft")) > 100
+    _, _, moved_start, moved_end = hour_column_edges(page)
+    assert abs(moved_start - cell_start) <= 1 and abs(moved_end - cell_end) <= 1
+    # The entries of the last days are the ones in view now.
+    last_day = region(page).locator("table.cal-week thead th[data-day]").last.bounding_box()
+    assert last_day and start - 1 <= last_day["x"] and last_day["x"] + last_day["width"] <= end + 1
+    assert_no_horizontal_scroll(page)
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"calendar-week-scrolled-{kind}", full_page=False)

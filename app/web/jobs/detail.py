@@ -27,6 +27,7 @@ from app.web.jobs import args, bp
 from app.web.jobs.schedule_words import schedule_words
 
 UPCOMING = 20
+SHEET_UPCOMING = 5  # fire times the side sheet lists (the page lists UPCOMING)
 RUNS_PER_PAGE = 20
 CHART_RUNS = 100
 _FINISHED = ("success", "failed", "timeout")
@@ -62,13 +63,15 @@ class Change:
     paired: bool = True  # False: a value as it was set (a new object's), no "before"
 
 
-def upcoming_times(job: ScheduledJob, now: datetime) -> list[schedule.PreviewTime]:
-    """The job's next fire times with their DST flags (none unless it is schedulable)."""
+def upcoming_times(
+    job: ScheduledJob, now: datetime, count: int = UPCOMING
+) -> list[schedule.PreviewTime]:
+    """The job's next ``count`` fire times with their DST flags (none unless it is schedulable)."""
     if not job.is_schedulable:
         return []
     trigger, zone = schedule.trigger_of(job), schedule.zone_of(job)
     times = []
-    for moment in schedule.upcoming(job, now, UPCOMING):
+    for moment in schedule.upcoming(job, now, count):
         flags = timemath.classify_fire(trigger, moment, zone)
         times.append(
             schedule.PreviewTime(moment, moment.astimezone(zone), flags.shifted, flags.repeated)
@@ -126,8 +129,13 @@ def _emails(user_ids: set[uuid.UUID | None]) -> dict[uuid.UUID, str]:
 @bp.route("/jobs/<uuid:job_id>")
 @login_required  # type: ignore[untyped-decorator]
 def detail(job_id: uuid.UUID) -> Response:
-    """A job's page; with htmx and a cursor, only the next page of its recent runs."""
+    """A job's page; with htmx and a cursor, only the next page of its recent runs.
+
+    With htmx and ``?sheet=1`` (the calendar's side sheet), only the job's summary.
+    """
     job = jobs.get_job(db.session, current_user, job_id)
+    if request.args.get("sheet") and htmx.is_partial_request():
+        return htmx.render("jobs/detail.html", "jobs/_sheet.html", **_sheet_context(job))
     cursor = request.args.get("cursor") or None
     runs = list_executions_keyset(
         db.session, current_user, HistoryFilters(job_id=job.id), cursor, RUNS_PER_PAGE
@@ -135,6 +143,16 @@ def detail(job_id: uuid.UUID) -> Response:
     if cursor and htmx.is_partial_request():
         return htmx.render("jobs/detail.html", "jobs/_runs.html", job=job, runs=runs)
     return htmx.render("jobs/detail.html", "jobs/_runs.html", **_page_context(job, runs))
+
+
+def _sheet_context(job: ScheduledJob) -> dict[str, Any]:
+    """The job's summary for the side sheet (the calendar opens it): no runs, chart or history."""
+    return {
+        "job": job,
+        "can_change": access.can_change_job(current_user, job),
+        "upcoming": upcoming_times(job, utcnow(), SHEET_UPCOMING),
+        "schedule": schedule_words(job),
+    }
 
 
 def _page_context(job: ScheduledJob, runs: Any) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""``/runs/<id>``: one run; while it is not finished, its status and log tail poll themselves."""
+"""``/runs/<id>``: one run; while it is not finished, its status and log tail poll themselves.
+
+With htmx and ``?sheet=1`` (the calendar's side sheet) it answers the run's summary instead.
+"""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import Response
+from flask import Response, request
 from flask_login import current_user, login_required
 
 from app import htmx
@@ -35,12 +38,13 @@ def log_tail(run: Execution) -> tuple[str, bool]:
 @bp.route("/runs/<uuid:run_id>")
 @login_required  # type: ignore[untyped-decorator]
 def detail(run_id: uuid.UUID) -> Response:
-    """The run's page, or (htmx poll) only its live region."""
+    """The run's page; with htmx its live region (a poll) or, asked for the sheet, its summary."""
     run = executions.get_execution(db.session, current_user, run_id)
     tail, cut = log_tail(run)
     context = {"run": run, "terminal": is_terminal(run), "tail": tail, "cut": cut}
     if htmx.is_partial_request():
-        return htmx.render("runs/detail.html", "runs/_live.html", live=True, **context)
+        partial = "runs/_sheet.html" if request.args.get("sheet") else "runs/_live.html"
+        return htmx.render("runs/detail.html", partial, live=True, **context)
     previous = (
         executions.get_execution(db.session, current_user, run.retry_of) if run.retry_of else None
     )
