@@ -21,6 +21,8 @@ def test_create_in_the_sheet_then_edit_from_the_row(open_page, live_server, scre
     page.get_by_role("link", name="Create a job").first.click()
     sheet = page.locator("#job-sheet")
     expect(sheet).to_be_visible()
+    # The dialog is named by the form's heading (the summaries use their own).
+    expect(page.get_by_role("dialog", name="New job")).to_be_visible()
     sheet.locator("input[name=name]").fill(name)
     # Saved without a schedule: the errors appear in the sheet, which stays open.
     sheet.get_by_role("button", name="Save").click()
