@@ -1,0 +1,177 @@
+"""The aggregated calendar (too many jobs to draw one by one): its totals per day and per hour
+equal what the per-job path lists on the same data, forced into aggregate mode by a low
+threshold; a few jobs are still drawn exactly as before."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.extensions import db
+from app.services.calendar import entries as cal
+from app.services.calendar.aggregate import buckets
+from app.services.calendar.window import window_for
+
+NEW_YORK = ZoneInfo("America/New_York")
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+CREATED = datetime(2027, 2, 1, tzinfo=UTC)
+# Mid-window: the grid holds runs before it and occurrences after it.
+NOW = datetime(2027, 3, 12, 15, 7, tzinfo=UTC)
+LISTED = 10**6  # every entry listed one by one (no bars), so hours can be compared too
+
+
+def seed(owner, other, make_job, make_execution):
+    """Jobs of every kind, two sharing a schedule, with runs, retries, gaps and pending rows."""
+    jobs = [
+        make_job(owner, name="a interval", now=CREATED, schedule_config={"minutes": 50}),
+        make_job(owner, name="b interval twin", now=CREATED, schedule_config={"minutes": 50}),
+        make_job(
+            owner,
+            name="c weekdays",
+            now=CREATED,
+            job_type="cron",
+            schedule_config={"expression": "30 2 * * 1-5"},
+            timezone="America/New_York",
+        ),
+        make_job(
+            owner,
+            name="d hourly",
+            now=CREATED,
+            job_type="cron",
+            schedule_config={"expression": "15 * * * *"},
+            timezone="Australia/Lord_Howe",
+        ),
+        make_job(
+            owner,
+            name="e ends",
+            now=CREATED,
+            job_type="cron",
+            schedule_config={"expression": "0 */3 * * *"},
+            end_date=datetime(2027, 3, 20, tzinfo=UTC),
+        ),
+        make_job(
+            owner,
+            name="f once",
+            now=CREATED,
+            job_type="date",
+            schedule_config={"runAt": "2027-03-18T09:00:00"},
+            timezone="America/New_York",
+        ),
+        make_job(owner, name="g paused", now=CREATED, schedule_config={"hours": 2}),
+    ]
+    paused = jobs[-1]
+    paused.is_paused, paused.status = True, "paused"
+    paused.resume_at = datetime(2027, 3, 16, 7, 30, tzinfo=UTC)
+    gone = make_job(owner, name="h deleted", now=CREATED, schedule_config={"hours": 5})
+    gone.deleted_at = CREATED
+    db.session.commit()
+    make_job(other, name="z other owner", now=CREATED, schedule_config={"minutes": 7})
+    slot = datetime(2027, 3, 8, 6, 30, tzinfo=UTC)  # the spring-forward day in New York
+    failed = make_execution(jobs[0], status="failed", scheduled_for=slot)
+    make_execution(
+        jobs[0],
+        status="success",
+        scheduled_for=slot,
+        attempt=2,
+        retry_of=failed.id,
+        triggered_by="retry",
+    )
+    for hours, status in enumerate(["success", "timeout", "missed", "skipped", "failed"]):
+        make_execution(jobs[2], status=status, scheduled_for=slot + timedelta(hours=7 * hours))
+    make_execution(gone, status="success", scheduled_for=slot - timedelta(days=3))
+    make_execution(jobs[3], status="pending", scheduled_for=NOW - timedelta(minutes=5))
+    make_execution(jobs[3], status="pending", scheduled_for=NOW + timedelta(minutes=8))
+    make_execution(
+        jobs[1], status="success", scheduled_for=NOW - timedelta(hours=1), triggered_by="manual"
+    )
+    return jobs
+
+
+def per_job_totals(data, by_hour):
+    """What the per-job path shows, counted per (day, hour or None) and status."""
+    found = defaultdict(Counter)
+    zone = data.window.zone
+    for entry in data.entries:
+        local = entry.start.astimezone(zone)
+        found[(local.date(), local.hour if by_hour else None)][entry.status] += 1
+    for bar in data.bars:
+        assert not by_hour
+        found[(bar.day, None)].update(bar.outcomes)
+    return {key: dict(counter) for key, counter in found.items()}
+
+
+def show(user, view, day, zone, aggregation=None, **filters):
+    window = window_for(view, day, zone, 6)
+    dense_after = 3 if aggregation is None and view == "month" else LISTED
+    if aggregation is not None:
+        dense_after = 3 if view == "month" else LISTED
+    return cal.calendar_window(
+        db.session, user, window, cal.Filters(**filters), NOW, dense_after, aggregation
+    )
+
+
+@pytest.mark.parametrize(
+    ("view", "day", "zone", "by_hour"),
+    [
+        ("month", date(2027, 3, 10), NEW_YORK, False),
+        ("week", date(2027, 3, 10), NEW_YORK, True),
+        ("day", date(2027, 3, 14), NEW_YORK, True),  # spring forward: a 23-hour day
+        ("week", date(2027, 4, 1), LORD_HOWE, True),  # a 30-minute fall back on the 4th
+        ("month", date(2027, 3, 10), LORD_HOWE, False),
+    ],
+)
+def test_totals_equal_the_per_job_path(
+    editor, admin, make_job, make_execution, view, day, zone, by_hour
+):
+    seed(editor, admin, make_job, make_execution)
+    for user in (editor.user, admin.user):
+        listed = show(user, view, day, zone)
+        aggregated = show(user, view, day, zone, cal.Aggregation(0, by_hour))
+        assert aggregated.aggregated and not listed.aggregated
+        got = {(s.day, s.hour): s.outcomes for s in aggregated.summaries}
+        assert got == per_job_totals(listed, by_hour)
+        assert sum(s.count for s in aggregated.summaries) > 50
+
+
+@pytest.mark.parametrize("outcome", ["failed", "scheduled", "paused", "success"])
+def test_filtered_totals_equal_the_per_job_path(editor, admin, make_job, make_execution, outcome):
+    seed(editor, admin, make_job, make_execution)
+    for filters in ({"outcome": outcome}, {"outcome": outcome, "q": "interval"}):
+        listed = show(admin.user, "month", date(2027, 3, 10), NEW_YORK, **filters)
+        aggregated = show(
+            admin.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(0), **filters
+        )
+        got = {(s.day, s.hour): s.outcomes for s in aggregated.summaries}
+        assert got == per_job_totals(listed, False)
+
+
+def test_the_first_jobs_by_name_are_still_drawn_one_by_one(editor, admin, make_job, make_execution):
+    seed(editor, admin, make_job, make_execution)
+    listed = show(editor.user, "week", date(2027, 3, 10), NEW_YORK)
+    aggregated = show(editor.user, "week", date(2027, 3, 10), NEW_YORK, cal.Aggregation(0, True, 2))
+    first_two = {"a interval", "b interval twin"}
+    assert {e.job.name for e in aggregated.entries} == first_two
+    assert aggregated.entries == [e for e in listed.entries if e.job.name in first_two]
+
+
+def test_at_or_under_the_threshold_nothing_changes(editor, admin, make_job, make_execution):
+    seed(editor, admin, make_job, make_execution)
+    listed = show(editor.user, "month", date(2027, 3, 10), NEW_YORK)
+    # The editor sees eight jobs (the deleted one too: its history stays on the grid).
+    same = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(8))
+    assert not same.aggregated and not same.summaries
+    assert (same.entries, same.bars) == (listed.entries, listed.bars)
+    assert show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(7)).aggregated
+
+
+def test_hour_buckets_follow_the_wall_clock_on_dst_days():
+    spring = buckets(window_for("day", date(2027, 3, 14), NEW_YORK, 6), by_hour=True)
+    assert [hour for _day, hour in spring.labels] == [0, 1, *range(3, 24)]  # 02:00 skipped
+    fall = buckets(window_for("day", date(2027, 11, 7), NEW_YORK, 6), by_hour=True)
+    assert len(fall.labels) == 24
+    assert fall.edges[2] - fall.edges[1] == timedelta(hours=2)  # 01:00 happens twice
+    days = buckets(window_for("week", date(2027, 3, 14), NEW_YORK, 6), by_hour=False)
+    assert len(days.labels) == 7 and days.edges[-1] - days.edges[0] == timedelta(days=7, hours=-1)
