@@ -175,3 +175,32 @@ def test_hour_buckets_follow_the_wall_clock_on_dst_days():
     assert fall.edges[2] - fall.edges[1] == timedelta(hours=2)  # 01:00 happens twice
     days = buckets(window_for("week", date(2027, 3, 14), NEW_YORK, 6), by_hour=False)
     assert len(days.labels) == 7 and days.edges[-1] - days.edges[0] == timedelta(days=7, hours=-1)
+
+
+def test_a_drawn_job_busy_in_the_past_is_counted_not_read_run_by_run(
+    editor, make_job, make_execution
+):
+    job = make_job(
+        editor,
+        name="a daily",
+        now=CREATED,
+        job_type="cron",
+        schedule_config={"expression": "0 6 * * *"},
+    )
+    make_job(editor, name="b other", now=CREATED, schedule_config={"hours": 6})
+    busy_day = datetime(2027, 3, 2, 6, tzinfo=UTC)
+    for minute in range(5):
+        make_execution(job, status="success", scheduled_for=busy_day + timedelta(minutes=minute))
+    make_execution(job, status="failed", scheduled_for=busy_day + timedelta(days=1))
+    week = window_for("week", date(2027, 3, 2), ZoneInfo("UTC"), 6)  # all past at NOW
+    data = cal.calendar_window(
+        db.session, editor.user, week, cal.Filters(), NOW, 4, cal.Aggregation(0, True, 1)
+    )
+    assert data.entries == []
+    assert {(bar.day, bar.count, tuple(bar.outcomes.items())) for bar in data.bars} == {
+        (date(2027, 3, 2), 5, (("success", 5),)),
+        (date(2027, 3, 3), 1, (("failed", 1),)),
+    }
+    # Not aggregated (the same two jobs), the daily job's runs are listed as before.
+    listed = cal.calendar_window(db.session, editor.user, week, cal.Filters(), NOW, 4)
+    assert len([e for e in listed.entries if e.job.id == job.id]) == 1 and len(listed.bars) == 1

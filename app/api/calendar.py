@@ -38,8 +38,8 @@ MAX_EVENTS = 10_000
         "when a cap cut the answer "
         f"short the response carries `{CAPPED_HEADER}: true`. "
         "When more jobs match than the server lists one by one (`CALENDAR_AGGREGATE_AFTER`, "
-        "200 by default) the answer is aggregated: the first few jobs by name as usual, and "
-        "for each local day one all-day `summary` event with `aggregated: true`, no `jobId`, "
+        "200 by default) the answer is aggregated: for each local day of the span one all-day "
+        "`summary` event with `aggregated: true`, no `jobId`, "
         "and every matching job's `count` and `outcomes` (future slots as `scheduled` or "
         f"`paused`); the response then carries `{AGGREGATED_HEADER}: true`. Narrow it with "
         "`q`, `task`, `owner` or `queue` to get every job's events."
@@ -50,7 +50,9 @@ def calendar_feed() -> Any:
     query = parse_query(CalendarQuery)
     filters = Filters(query.q, query.task, query.outcome, query.owner, query.queue)
     bounds = (query.start, query.end)
-    aggregation = Aggregation(int(current_app.config["CALENDAR_AGGREGATE_AFTER"]))
+    # Aggregated, the feed answers day totals only (a client draws its own few jobs by
+    # filtering): drawing the first jobs too cost a listed hot job's thousands of runs.
+    aggregation = Aggregation(int(current_app.config["CALENDAR_AGGREGATE_AFTER"]), sample=0)
     data = calendar_span(
         db.session, api_user(), bounds, query.time_zone, filters, utcnow(), aggregation=aggregation
     )

@@ -168,6 +168,7 @@ def _aggregated(
         filters,
         now,
         dense_after,
+        past_dense=True,
     )
     narrowed = not access.sees_all(user) or any(
         (filters.q, filters.task, filters.queue, filters.owner_id)
@@ -194,8 +195,12 @@ def _per_job(
     filters: Filters,
     now: datetime,
     dense_after: int,
+    past_dense: bool = False,
 ) -> CalendarData:
-    """Each job's entries and bars (the calendar of a few hundred jobs)."""
+    """Each job's entries and bars (the calendar of a few hundred jobs). ``past_dense``: a job
+    with more than ``dense_after`` runs on a day of the window is drawn as bars too (its runs
+    counted in SQL, not read one by one), whatever its future; for the aggregated view's few
+    jobs, where one hot job's past month would otherwise be read row by row."""
     jobs = {job.id: job for job in session.scalars(visible)}
     firing = _firing(jobs.values())
     counted = [job for job in firing if density.is_dense(job, dense_after)]
@@ -203,6 +208,9 @@ def _per_job(
     found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
     # Jobs drawn as bars (dense interval jobs, and cron jobs counted per day): runs counted.
     counted_ids = [job.id for job in counted] + [job.id for job in found.dense_jobs]
+    if past_dense and window.start < now:
+        rest = [job_id for job_id in jobs if job_id not in counted_ids]
+        counted_ids += run_counts.busy(session, rest, window, dense_after)
     runs, runs_capped = _runs(session, jobs, window, visible, counted_ids)
     runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)
