@@ -17,7 +17,7 @@ the counts of all visible jobs together, in work that does not grow with jobs:
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -280,9 +280,13 @@ def _slots(
     if isinstance(trigger, timemath.IntervalTrigger):
         first = schedule.upcoming(job, after, 1, until)
         return _interval_slots(job, trigger.every, first, edges, until), 1, False
-    if repeat.every_day(job, after, until):
-        found = repeat.day_times(job, window, span, budget, 0)
+    whole = (window.start - _EPSILON, until)
+    if repeat.every_day(job, *whole):
+        # From the window's first day: one whole day from the engine, every later day with
+        # the same offsets moved from it (a partial first day would cost a second engine day).
+        found = repeat.day_times(job, window, whole, budget, 0)
         times, computed, capped = found.times, found.computed, found.capped
+        times = times[bisect_right(times, after) :]
     else:
         times = schedule.upcoming(job, after, budget + 1, until)
         capped = len(times) > budget
