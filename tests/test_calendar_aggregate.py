@@ -62,9 +62,28 @@ def seed(owner, other, make_job, make_execution):
         ),
         make_job(owner, name="g paused", now=CREATED, schedule_config={"hours": 2}),
     ]
-    paused = jobs[-1]
-    paused.is_paused, paused.status = True, "paused"
-    paused.resume_at = datetime(2027, 3, 16, 7, 30, tzinfo=UTC)
+    jobs.append(
+        make_job(
+            owner,
+            name="g2 paused cron",
+            now=CREATED,
+            job_type="cron",
+            schedule_config={"expression": "45 */2 * * *"},
+            timezone="America/New_York",
+        )
+    )
+    jobs.append(
+        make_job(
+            owner,
+            name="g3 ended",
+            now=CREATED,
+            schedule_config={"minutes": 20},
+            end_date=NOW - timedelta(days=2),
+        )
+    )
+    for paused in jobs[-3:-1]:
+        paused.is_paused, paused.status = True, "paused"
+        paused.resume_at = datetime(2027, 3, 16, 7, 30, tzinfo=UTC)
     gone = make_job(owner, name="h deleted", now=CREATED, schedule_config={"hours": 5})
     gone.deleted_at = CREATED
     db.session.commit()
@@ -160,11 +179,11 @@ def test_the_first_jobs_by_name_are_still_drawn_one_by_one(editor, admin, make_j
 def test_at_or_under_the_threshold_nothing_changes(editor, admin, make_job, make_execution):
     seed(editor, admin, make_job, make_execution)
     listed = show(editor.user, "month", date(2027, 3, 10), NEW_YORK)
-    # The editor sees eight jobs (the deleted one too: its history stays on the grid).
-    same = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(8))
+    # The editor sees ten jobs (the deleted one too: its history stays on the grid).
+    same = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(10))
     assert not same.aggregated and not same.summaries
     assert (same.entries, same.bars) == (listed.entries, listed.bars)
-    assert show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(7)).aggregated
+    assert show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(9)).aggregated
 
 
 def test_hour_buckets_follow_the_wall_clock_on_dst_days():
@@ -204,3 +223,16 @@ def test_a_drawn_job_busy_in_the_past_is_counted_not_read_run_by_run(
     # Not aggregated (the same two jobs), the daily job's runs are listed as before.
     listed = cal.calendar_window(db.session, editor.user, week, cal.Filters(), NOW, 4)
     assert len([e for e in listed.entries if e.job.id == job.id]) == 1 and len(listed.bars) == 1
+
+
+def test_the_occurrence_budget_caps_aggregated_totals_and_says_so(
+    editor, admin, make_job, make_execution, monkeypatch
+):
+    seed(editor, admin, make_job, make_execution)
+    whole = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(0))
+    assert not whole.capped
+    monkeypatch.setattr(cal, "MAX_OCCURRENCES", 30)
+    cut = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(0, sample=0))
+    assert cut.occurrences_capped and cut.aggregated
+    upcoming = sum(s.upcoming for s in cut.summaries)
+    assert 0 < upcoming < sum(s.upcoming for s in whole.summaries)
