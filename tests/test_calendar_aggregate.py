@@ -236,3 +236,16 @@ def test_the_occurrence_budget_caps_aggregated_totals_and_says_so(
     assert cut.occurrences_capped and cut.aggregated
     upcoming = sum(s.upcoming for s in cut.summaries)
     assert 0 < upcoming < sum(s.upcoming for s in whole.summaries)
+
+
+def test_a_later_request_for_the_same_window_counts_from_its_own_now(
+    editor, admin, make_job, make_execution
+):
+    seed(editor, admin, make_job, make_execution)
+    window = window_for("month", date(2027, 3, 10), NEW_YORK, 6)
+    for now in (NOW, NOW + timedelta(days=3, hours=5)):  # the second reuses the rules' times
+        args = (db.session, editor.user, window, cal.Filters(), now, 3)
+        listed = cal.calendar_window(*args)
+        aggregated = cal.calendar_window(*args, cal.Aggregation(0))
+        got = {(s.day, s.hour): s.outcomes for s in aggregated.summaries}
+        assert got == per_job_totals(listed, False)

@@ -282,10 +282,7 @@ def _slots(
         return _interval_slots(job, trigger.every, first, edges, until), 1, False
     whole = (window.start - _EPSILON, until)
     if repeat.every_day(job, *whole):
-        # From the window's first day: one whole day from the engine, every later day with
-        # the same offsets moved from it (a partial first day would cost a second engine day).
-        found = repeat.day_times(job, window, whole, budget, 0)
-        times, computed, capped = found.times, found.computed, found.capped
+        times, computed, capped = _whole_window(job, trigger, window, whole, budget)
         times = times[bisect_right(times, after) :]
     else:
         times = schedule.upcoming(job, after, budget + 1, until)
@@ -300,6 +297,33 @@ def _slots(
             held = _held(job, times, low, high)
             result[index] = _split(held, high - low - held)
     return result, computed, capped
+
+
+# An every-day rule's times over a whole window depend on the rule and the window only (not
+# on ``now``): kept per process, so the next request for the same month skips croniter.
+_WINDOW_TIMES: dict[tuple[object, ...], tuple[list[datetime], int, bool]] = {}
+_WINDOW_TIMES_SIZE = 512
+
+
+def _whole_window(
+    job: ScheduledJob,
+    trigger: timemath.Trigger,
+    window: Window,
+    whole: tuple[datetime, datetime],
+    budget: int,
+) -> tuple[list[datetime], int, bool]:
+    """From the window's first day: one whole day from the engine, every later day with the
+    same offsets moved from it (``repeat``); the times, how many computed, whether capped."""
+    key: tuple[object, ...] = (trigger, job.timezone, job.start_date, job.end_date)
+    key += (window.first, window.last, window.zone.key, budget)
+    found = _WINDOW_TIMES.get(key)
+    if found is None:
+        times = repeat.day_times(job, window, whole, budget, 0)
+        found = (times.times, times.computed, times.capped)
+        if len(_WINDOW_TIMES) >= _WINDOW_TIMES_SIZE:
+            _WINDOW_TIMES.clear()
+        _WINDOW_TIMES[key] = found
+    return found
 
 
 def _interval_slots(
