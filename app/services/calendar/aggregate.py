@@ -19,8 +19,10 @@ from __future__ import annotations
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -214,18 +216,36 @@ def _future(
     after, until = max(now, window.start - _EPSILON), window.end - _EPSILON
     if after >= until:
         return False
-    groups = _schedules(session, jobs)
+    scheduled, paused = [0] * (len(edges) - 1), [0] * (len(edges) - 1)
     capped = False
-    for job, sharing in groups:
+    for job, sharing in _schedules(session, jobs):
         if budget <= 0:
-            return True
-        per_bucket, computed, cut = _slots(job, window, edges, (after, until), budget)
+            capped = True
+            break
+        before, computed, cut = _slots(job, window, (after, until), budget)
         budget -= computed
         capped |= cut
-        for index, counter in per_bucket.items():
-            for status, number in counter.items():
-                counts[index][status] += number * sharing
+        at = [before(edge) for edge in edges]
+        held = _held(job, before, edges, at)
+        for index in range(len(edges) - 1):
+            total, faded = at[index + 1] - at[index], held[index + 1] - held[index]
+            scheduled[index] += (total - faded) * sharing
+            paused[index] += faded * sharing
+    for index, (coming, waiting) in enumerate(zip(scheduled, paused, strict=True)):
+        counts[index].update({key: n for key, n in ((SCHEDULED, coming), (PAUSED, waiting)) if n})
     return capped
+
+
+def _held(
+    job: ScheduledJob, before: Callable[[datetime], int], edges: list[datetime], at: list[int]
+) -> list[int]:
+    """Like ``at``, counting only slots before a paused job's resume time (shown faded)."""
+    if not job.is_paused:
+        return [0] * len(edges)
+    if job.resume_at is None:
+        return at
+    resume = job.resume_at
+    return [before(min(edge, resume)) for edge in edges]
 
 
 def _schedules(session: DbSession, jobs: Select[Any]) -> list[tuple[ScheduledJob, int]]:
@@ -269,17 +289,17 @@ def _schedules(session: DbSession, jobs: Select[Any]) -> list[tuple[ScheduledJob
 def _slots(
     job: ScheduledJob,
     window: Window,
-    edges: list[datetime],
     span: tuple[datetime, datetime],
     budget: int,
-) -> tuple[dict[int, Counter[str]], int, bool]:
-    """One schedule's future slots per bucket (split paused/scheduled), how many fire times
+) -> tuple[Callable[[datetime], int], int, bool]:
+    """One schedule's future slots as "how many fall before an instant", how many fire times
     the engine computed, and whether the budget cut them."""
     after, until = span
     trigger = schedule.trigger_of(job)
     if isinstance(trigger, timemath.IntervalTrigger):
         first = schedule.upcoming(job, after, 1, until)
-        return _interval_slots(job, trigger.every, first, edges, until), 1, False
+        last = until if job.end_date is None else min(until, job.end_date)
+        return _interval_before(first[0] if first else None, trigger.every, last), 1, False
     whole = (window.start - _EPSILON, until)
     if repeat.every_day(job, *whole):
         times, computed, capped = _whole_window(job, trigger, window, whole, budget)
@@ -289,14 +309,21 @@ def _slots(
         capped = len(times) > budget
         times = times[:budget]
         computed = len(times)
-    result: dict[int, Counter[str]] = {}
-    positions = [bisect_left(times, edge) for edge in edges]
-    for index in range(len(edges) - 1):
-        low, high = positions[index], positions[index + 1]
-        if high > low:
-            held = _held(job, times, low, high)
-            result[index] = _split(held, high - low - held)
-    return result, computed, capped
+    return partial(bisect_left, times), computed, capped
+
+
+def _interval_before(
+    head: datetime | None, every: timedelta, last: datetime
+) -> Callable[[datetime], int]:
+    """``head + k·every`` up to ``last`` (elapsed time, SPEC §4.1): how many before an instant."""
+    if head is None or last < head:
+        return lambda _instant: 0
+    total = (last - head) // every + 1
+
+    def before(instant: datetime) -> int:
+        return 0 if instant <= head else min(total, -(-(instant - head) // every))
+
+    return before
 
 
 # An every-day rule's times over a whole window depend on the rule and the window only (not
@@ -324,50 +351,3 @@ def _whole_window(
             _WINDOW_TIMES.clear()
         _WINDOW_TIMES[key] = found
     return found
-
-
-def _interval_slots(
-    job: ScheduledJob,
-    every: timedelta,
-    first: list[datetime],
-    edges: list[datetime],
-    until: datetime,
-) -> dict[int, Counter[str]]:
-    """``first + k·every`` per bucket (elapsed time, SPEC §4.1), up to the end date."""
-    result: dict[int, Counter[str]] = {}
-    if not first:
-        return result
-    head0 = first[0]
-    last = until if job.end_date is None else min(until, job.end_date)
-    for index in range(len(edges) - 1):
-        begin, limit = edges[index], min(edges[index + 1] - _EPSILON, last)
-        head = head0 if begin <= head0 else head0 + -(-(begin - head0) // every) * every
-        if head > limit:
-            continue
-        total = (limit - head) // every + 1
-        held = _held_interval(job, head, limit, every, total)
-        result[index] = _split(held, total - held)
-    return result
-
-
-def _held_interval(
-    job: ScheduledJob, head: datetime, limit: datetime, every: timedelta, total: int
-) -> int:
-    """How many of a bucket's interval slots fall before a paused job's resume time."""
-    if not job.is_paused:
-        return 0
-    if job.resume_at is None or job.resume_at > limit:
-        return total
-    return 0 if job.resume_at <= head else -(-(job.resume_at - head) // every)
-
-
-def _held(job: ScheduledJob, times: list[datetime], low: int, high: int) -> int:
-    if not job.is_paused:
-        return 0
-    if job.resume_at is None:
-        return high - low
-    return bisect_left(times, job.resume_at, low, high) - low
-
-
-def _split(held: int, scheduled: int) -> Counter[str]:
-    return Counter({status: n for status, n in ((PAUSED, held), (SCHEDULED, scheduled)) if n})
