@@ -261,6 +261,10 @@ def test_too_many_jobs_show_totals_and_say_how_to_narrow(
     assert f"/runs/{failed.id}" in html  # the first jobs by name are still drawn one by one
     html = client.get(f"/calendar?view={view}&date={day_of(SOON)}&zone=UTC").get_data(as_text=True)
     assert "Zeta" in html and "Zulu" not in html  # the fourth by name: only in the totals
+    arabic = client.get(
+        f"/calendar?view={view}&date={day}&zone=UTC", headers={"Accept-Language": "ar"}
+    )
+    assert "كل المهام: التشغيلات" in arabic.get_data(as_text=True)
     monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 4)
     html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
     assert "cal-aggregated" not in html and "All jobs:" not in html
