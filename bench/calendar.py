@@ -111,7 +111,9 @@ def profile(app: Flask, label: str) -> None:
     profiler.enable()
     client.get(path)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "30")))
+    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
+        int(os.environ.get("TOP", "30"))
+    )
 
 
 def run(url: str, fresh: bool, args: argparse.Namespace) -> None:

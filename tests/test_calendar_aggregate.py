@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from app.extensions import db
+from app.services.calendar import aggregate
 from app.services.calendar import entries as cal
 from app.services.calendar.aggregate import buckets
 from app.services.calendar.window import window_for
@@ -249,3 +250,21 @@ def test_a_later_request_for_the_same_window_counts_from_its_own_now(
         aggregated = cal.calendar_window(*args, cal.Aggregation(0))
         got = {(s.day, s.hour): s.outcomes for s in aggregated.summaries}
         assert got == per_job_totals(listed, False)
+
+
+def test_more_slots_to_list_than_the_cap_aggregate_however_few_the_jobs(
+    editor, admin, make_job, make_execution, monkeypatch
+):
+    seed(editor, admin, make_job, make_execution)
+    window = window_for("month", date(2027, 3, 10), NEW_YORK, 6)
+    listed = show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(100))
+    assert not listed.aggregated
+    # Listed one by one on a month (at most 3 a day): "c weekdays" and "f once"; the hourly,
+    # three-hourly and two-hourly rules and the intervals are counted per day.
+    expected = sum(1 for e in listed.entries if e.kind == "occurrence")
+    assert (
+        aggregate.listed(db.session, cal._jobs_query(editor.user, cal.Filters()), window, NOW, 3)
+        == expected
+    )
+    monkeypatch.setattr(aggregate, "LISTED_AFTER", expected - 1)
+    assert show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(100)).aggregated

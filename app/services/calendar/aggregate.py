@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import partial
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
@@ -45,12 +46,15 @@ from sqlalchemy.orm import aliased
 from app import timemath
 from app.extensions import DbSession
 from app.models import Execution, ExecutionStatus, JobStatus, JobType, ScheduledJob
-from app.services.calendar import repeat
+from app.services.calendar import density, repeat
 from app.services.calendar.occurrences import PAUSED, SCHEDULED
 from app.services.calendar.window import Window
 from app.services.scheduling import schedule
 
 _EPSILON = timedelta(microseconds=1)
+# A calendar that would list more future slots than this one by one is aggregated too, however
+# few its jobs (the issue: "never computes more than 10,000 occurrences: beyond, it aggregates").
+LISTED_AFTER = 10_000
 _PENDING = ExecutionStatus.PENDING.value
 FAILED = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value)
 
@@ -149,6 +153,29 @@ def totals(
         if counter
     ]
     return Totals(summaries, capped)
+
+
+def listed(
+    session: DbSession, jobs: Select[Any], window: Window, now: datetime, dense_after: int
+) -> int:
+    """How many future slots the per-job path would list one by one (schedules firing at most
+    ``dense_after`` times on every day; busier ones are counted per day, not listed), counted
+    once per distinct schedule; stops once past ``LISTED_AFTER``."""
+    after, until = max(now, window.start - _EPSILON), window.end - _EPSILON
+    if after >= until:
+        return 0
+    edges = buckets(window, by_hour=False).edges
+    total = 0
+    for job, sharing in _schedules(session, jobs):
+        if density.is_dense(job, dense_after):
+            continue
+        before, _computed, _capped = _slots(job, window, (after, until), LISTED_AFTER + 1)
+        at = [before(edge) for edge in edges]
+        if max(high - low for low, high in pairwise(at)) <= dense_after:
+            total += at[-1] * sharing
+        if total > LISTED_AFTER:
+            break
+    return total
 
 
 def _order(label: tuple[date, int | None]) -> tuple[date, int]:

@@ -136,9 +136,13 @@ def calendar_window(
 ) -> CalendarData:
     """Everything in ``window`` this user may see; a job with more than ``dense_after``
     entries on one day collapses into a ``Bar`` for that day. With more visible jobs than
-    ``aggregation.after``, every job's totals per cell instead, and a few jobs drawn."""
+    ``aggregation.after`` (or more slots to list than ``aggregate.LISTED_AFTER``), every job's
+    totals per cell instead, and a few jobs drawn."""
     visible = _jobs_query(user, filters)
-    if aggregation is not None and _count(session, visible) > aggregation.after:
+    if aggregation is not None and (
+        _count(session, visible) > aggregation.after
+        or aggregate.listed(session, visible, window, now, dense_after) > aggregate.LISTED_AFTER
+    ):
         return _aggregated(session, user, window, filters, now, dense_after, aggregation)
     return _per_job(session, visible, window, filters, now, dense_after)
 
