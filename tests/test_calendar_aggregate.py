@@ -268,3 +268,21 @@ def test_more_slots_to_list_than_the_cap_aggregate_however_few_the_jobs(
     )
     monkeypatch.setattr(aggregate, "LISTED_AFTER", expected - 1)
     assert show(editor.user, "month", date(2027, 3, 10), NEW_YORK, cal.Aggregation(100)).aggregated
+
+
+def test_a_busy_rule_is_not_estimated_as_listed(editor, make_job):
+    make_job(
+        editor,
+        name="busy weekdays",
+        now=CREATED,
+        job_type="cron",
+        schedule_config={"expression": "*/10 * * * 1-5"},
+    )
+    window = window_for("month", date(2027, 3, 10), NEW_YORK, 6)
+    visible = cal._jobs_query(editor.user, cal.Filters())
+    # More than 3 a day: the per-job path counts it per day (bars), lists none of it.
+    assert aggregate.listed(db.session, visible, window, NOW, 3) == 0
+    data = show(editor.user, "month", date(2027, 3, 10), NEW_YORK)
+    assert not [e for e in data.entries if e.kind == "occurrence"] and data.bars
+    # At most 200 a day it would be listed: 144 on each weekday from now on.
+    assert aggregate.listed(db.session, visible, window, NOW, 200) > 2000

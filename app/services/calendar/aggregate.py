@@ -165,11 +165,15 @@ def listed(
     if after >= until:
         return 0
     edges = buckets(window, by_hour=False).edges
+    # More times than this means some day has more than ``dense_after``: counted, not listed.
+    enough = dense_after * len(window.days) + 1
     total = 0
     for job, sharing in _schedules(session, jobs):
         if density.is_dense(job, dense_after):
             continue
-        before, _computed, _capped = _slots(job, window, (after, until), LISTED_AFTER + 1)
+        before, _computed, cut = _slots(job, window, (after, until), enough)
+        if cut:
+            continue
         at = [before(edge) for edge in edges]
         if max(high - low for low, high in pairwise(at)) <= dense_after:
             total += at[-1] * sharing

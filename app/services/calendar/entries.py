@@ -104,7 +104,7 @@ class CalendarData:
     occurrences_capped: bool = False
     runs_capped: bool = False
     transitions: dict[date, Transition] = field(default_factory=dict)
-    # Too many jobs to draw one by one: entries and bars are the first few jobs' only, and
+    # Too many to draw one by one: entries and bars are the first few jobs' only, and
     # ``summaries`` hold every visible job's totals per day (or hour, ``by_hour``).
     aggregated: bool = False
     summaries: list[aggregate.Summary] = field(default_factory=list)
@@ -117,8 +117,9 @@ class CalendarData:
 
 @dataclass(frozen=True)
 class Aggregation:
-    """When to aggregate: more than ``after`` visible jobs; then ``sample`` jobs (first by
-    name) are still drawn one by one, and totals are per hour when ``by_hour``."""
+    """When to aggregate: more than ``after`` visible jobs (or more future slots to list than
+    ``aggregate.LISTED_AFTER``); then ``sample`` jobs (first by name) are still drawn one by
+    one, and totals are per hour when ``by_hour``."""
 
     after: int
     by_hour: bool = False
