@@ -143,6 +143,7 @@ _SETTINGS: list[tuple[str, _Parser, str]] = [
     ("METRICS_ALLOWED_NETWORKS", parse_networks, "127.0.0.1/32,::1/128"),
     ("SESSION_COOKIE_SECURE", parse_bool, "false"),
     ("API_MAX_PER_PAGE", lambda n, v: parse_int(n, v, minimum=1), "100"),
+    ("CALENDAR_AGGREGATE_AFTER", parse_int, "200"),
 ]
 
 

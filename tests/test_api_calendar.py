@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -80,8 +81,10 @@ def test_events_are_fullcalendar_objects(api_as, editor, history):
             "repeated": False,
             "count": None,
             "outcomes": None,
+            "aggregated": False,
         },
     }
+    assert "X-Almanac-Aggregated" not in answer.headers
     # The rest of the week is still to come.
     assert [e["start"][:10] for e in by_kind["occurrence"]] == [
         f"2027-01-0{d}" for d in range(5, 10)
@@ -187,3 +190,24 @@ def test_at_most_max_events_are_answered(api_as, editor, make_job, monkeypatch):
     days = [event["start"][:10] for event in answer.get_json()]
     assert days == ["2027-01-05", "2027-01-06", "2027-01-07"]  # the earliest ones
     assert answer.headers["X-Almanac-Capped"] == "true"
+
+
+def test_aggregated_answers_give_day_totals_and_say_so(api_as, editor, history, app, monkeypatch):
+    job, _run, _gap = history
+    bounds = {"start": "2027-01-03", "end": "2027-01-10", "timeZone": "America/New_York"}
+    listed = feed(api_as(editor), **bounds).get_json()
+    monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 0)
+    answer = feed(api_as(editor), **bounds)
+    assert answer.headers["X-Almanac-Aggregated"] == "true"
+    events = answer.get_json()
+    totals = [e for e in events if e["extendedProps"]["aggregated"]]
+    assert totals == events  # day totals only
+    expected = {}
+    for event in listed:  # one entry a day: local days are the UTC dates' here
+        day = datetime.fromisoformat(event["start"]).astimezone(ZoneInfo(bounds["timeZone"]))
+        expected[day.date().isoformat()] = {event["extendedProps"]["status"]: 1}
+    assert {e["start"]: e["extendedProps"]["outcomes"] for e in totals} == expected
+    assert all(e["allDay"] and e["extendedProps"]["jobId"] is None for e in totals)
+    assert all(e["extendedProps"]["kind"] == "summary" for e in totals)
+    assert totals[1]["title"] == "All jobs · 1 runs · 1 failed · 0 upcoming"
+    assert str(job.id) not in {e["extendedProps"]["jobId"] for e in totals}

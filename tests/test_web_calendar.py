@@ -260,3 +260,31 @@ def test_entries_open_in_the_sheet_with_js_and_link_their_page_without(
     assert 'data-dialog-open="job-sheet"' in past and "hx-push-url" not in past.split(run)[1][:200]
     part = client.get(f"/calendar?view=list&date={day}&zone=UTC", headers=PARTIAL)
     assert 'id="job-sheet"' not in part.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("view", ["month", "week", "day", "list"])
+def test_too_many_jobs_show_totals_and_say_how_to_narrow(
+    client, editor, jobs_and_runs, make_job, app, monkeypatch, view
+):
+    _job, failed = jobs_and_runs
+    before = utcnow() - timedelta(days=5)
+    make_job(editor, name="Zeta", now=before, schedule_config={"hours": 1})
+    make_job(editor, name="Omega", now=before, schedule_config={"minutes": 30})
+    make_job(editor, name="Zulu", now=before, schedule_config={"hours": 2})
+    monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 3)
+    sign_in(client, editor)
+    day = day_of(utcnow() - timedelta(days=1))
+    html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
+    assert 'class="cal-aggregated"' in html and "Filter by job" in html
+    assert "All jobs:" in html and "cal-summary" in html
+    assert "Their secret job" not in html
+    assert f"/runs/{failed.id}" in html  # the first jobs by name are still drawn one by one
+    html = client.get(f"/calendar?view={view}&date={day_of(SOON)}&zone=UTC").get_data(as_text=True)
+    assert "Zeta" in html and "Zulu" not in html  # the fourth by name: only in the totals
+    arabic = client.get(
+        f"/calendar?view={view}&date={day}&zone=UTC", headers={"Accept-Language": "ar"}
+    )
+    assert "كل المهام: التشغيلات" in arabic.get_data(as_text=True)
+    monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 4)
+    html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
+    assert "cal-aggregated" not in html and "All jobs:" not in html

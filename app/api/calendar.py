@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 
 from app.api import spec
 from app.api.calendar_schemas import CalendarEvent, CalendarEvents, CalendarQuery, EventProps
 from app.api.common import api_user, parse_query, respond
 from app.extensions import db
 from app.models import utcnow
-from app.services.calendar.entries import Bar, Entry, Filters
+from app.services.calendar.aggregate import Summary
+from app.services.calendar.entries import Aggregation, Bar, Entry, Filters
 from app.services.calendar.feed import calendar_span
 
 CAPPED_HEADER = "X-Almanac-Capped"
+AGGREGATED_HEADER = "X-Almanac-Aggregated"
 # Events in one answer: enough for any screen, small enough to serialise quickly.
 MAX_EVENTS = 10_000
 
@@ -34,7 +36,13 @@ MAX_EVENTS = 10_000
         "A job with more than 96 entries on a day becomes one all-day `summary` event. "
         "At most 10,000 occurrences and 10,000 runs are read and 10,000 events answered; "
         "when a cap cut the answer "
-        f"short the response carries `{CAPPED_HEADER}: true`."
+        f"short the response carries `{CAPPED_HEADER}: true`. "
+        "When more jobs match than the server lists one by one (`CALENDAR_AGGREGATE_AFTER`, "
+        "200 by default) the answer is aggregated: for each local day of the span one all-day "
+        "`summary` event with `aggregated: true`, no `jobId`, "
+        "and every matching job's `count` and `outcomes` (future slots as `scheduled` or "
+        f"`paused`); the response then carries `{AGGREGATED_HEADER}: true`. Narrow it with "
+        "`q`, `task`, `owner` or `queue` to get every job's events."
     ),
 )
 def calendar_feed() -> Any:
@@ -42,12 +50,20 @@ def calendar_feed() -> Any:
     query = parse_query(CalendarQuery)
     filters = Filters(query.q, query.task, query.outcome, query.owner, query.queue)
     bounds = (query.start, query.end)
-    data = calendar_span(db.session, api_user(), bounds, query.time_zone, filters, utcnow())
+    # Aggregated, the feed answers day totals only (a client draws its own few jobs by
+    # filtering): drawing the first jobs too cost a listed hot job's thousands of runs.
+    aggregation = Aggregation(int(current_app.config["CALENDAR_AGGREGATE_AFTER"]), sample=0)
+    data = calendar_span(
+        db.session, api_user(), bounds, query.time_zone, filters, utcnow(), aggregation=aggregation
+    )
     items = _first_items(data.entries, data.bars)
     events = [_event(item) if isinstance(item, Entry) else _summary(item) for item in items]
+    events += [_day_total(summary) for summary in data.summaries]
     response = respond(CalendarEvents(events))
     if data.capped or len(data.entries) + len(data.bars) > MAX_EVENTS:
         response.headers[CAPPED_HEADER] = "true"
+    if data.aggregated:
+        response.headers[AGGREGATED_HEADER] = "true"
     return response
 
 
@@ -115,5 +131,30 @@ def _summary(bar: Bar) -> CalendarEvent:
             job_id=bar.job.id,
             count=bar.count,
             outcomes=bar.outcomes,
+        ),
+    )
+
+
+def _day_total(summary: Summary) -> CalendarEvent:
+    """Every matching job's entries on one local day (an aggregated answer)."""
+    day = summary.day.isoformat()
+    title = (
+        f"All jobs · {summary.runs:,} runs · {summary.failed:,} failed"
+        f" · {summary.upcoming:,} upcoming"
+    )
+    return CalendarEvent(
+        id=f"summary@{day}",
+        title=title,
+        start=day,
+        all_day=True,
+        url=url_for("calendar.index", view="day", date=day),
+        class_names=["almanac-summary", "almanac-aggregated"]
+        + (["almanac-status-failed"] if summary.failed else []),
+        extended_props=EventProps(
+            kind="summary",
+            status="failed" if summary.failed else "mixed",
+            count=summary.count,
+            outcomes=summary.outcomes,
+            aggregated=True,
         ),
     )

@@ -38,7 +38,8 @@ class EventProps(ApiModel):
 
     kind: Literal["run", "occurrence", "skipped", "missed", "summary"]
     status: str
-    job_id: uuid.UUID
+    # Absent only on an aggregated answer's day totals (every matching job together).
+    job_id: uuid.UUID | None = None
     execution_id: uuid.UUID | None = None
     reason: str | None = None
     manual: bool = False
@@ -48,6 +49,8 @@ class EventProps(ApiModel):
     # Summaries only: how many entries the day holds, by status.
     count: int | None = None
     outcomes: dict[str, int] | None = None
+    # True on an aggregated answer's day totals (too many jobs matched to list each).
+    aggregated: bool = False
 
 
 class CalendarEvent(ApiModel):

@@ -45,6 +45,8 @@ class Execution(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_executions_job_created", "job_id", "created_at", "id"),
         Index("ix_executions_scheduled_id", "scheduled_for", "id"),
         Index("ix_executions_job_scheduled", "job_id", "scheduled_for", "id"),
+        # The calendar's run counts per day or hour and outcome (an index-only scan).
+        Index("ix_executions_scheduled_status", "scheduled_for", "status"),
         # Held runs are few; the overlap rule looks them up per job, oldest first.
         Index(
             "ix_executions_held",

@@ -29,7 +29,7 @@ from app.models import (
     User,
 )
 from app.services import access
-from app.services.calendar import density, occurrences, run_counts
+from app.services.calendar import aggregate, density, occurrences, run_counts
 from app.services.calendar.window import Transition, Window, transitions
 from app.services.paging import contains
 
@@ -104,11 +104,26 @@ class CalendarData:
     occurrences_capped: bool = False
     runs_capped: bool = False
     transitions: dict[date, Transition] = field(default_factory=dict)
+    # Too many to draw one by one: entries and bars are the first few jobs' only, and
+    # ``summaries`` hold every visible job's totals per day (or hour, ``by_hour``).
+    aggregated: bool = False
+    summaries: list[aggregate.Summary] = field(default_factory=list)
 
     @property
     def capped(self) -> bool:
         """True when a cap stopped the work: the view then says so."""
         return self.occurrences_capped or self.runs_capped
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """When to aggregate: more than ``after`` visible jobs (or more future slots to list than
+    ``aggregate.LISTED_AFTER``); then ``sample`` jobs (first by name) are still drawn one by
+    one, and totals are per hour when ``by_hour``."""
+
+    after: int
+    by_hour: bool = False
+    sample: int = 3
 
 
 def calendar_window(
@@ -118,17 +133,90 @@ def calendar_window(
     filters: Filters,
     now: datetime,
     dense_after: int,
+    aggregation: Aggregation | None = None,
 ) -> CalendarData:
     """Everything in ``window`` this user may see; a job with more than ``dense_after``
-    entries on one day collapses into a ``Bar`` for that day."""
-    jobs = {job.id: job for job in session.scalars(_jobs_query(user, filters))}
+    entries on one day collapses into a ``Bar`` for that day. With more visible jobs than
+    ``aggregation.after`` (or more slots to list than ``aggregate.LISTED_AFTER``), every job's
+    totals per cell instead, and a few jobs drawn."""
+    visible = _jobs_query(user, filters)
+    if aggregation is not None and (
+        _count(session, visible) > aggregation.after
+        or aggregate.listed(session, visible, window, now, dense_after) > aggregate.LISTED_AFTER
+    ):
+        return _aggregated(session, user, window, filters, now, dense_after, aggregation)
+    return _per_job(session, visible, window, filters, now, dense_after)
+
+
+def _count(session: DbSession, visible: Select[ScheduledJob]) -> int:
+    ids = visible.with_only_columns(ScheduledJob.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(ids)) or 0)
+
+
+def _aggregated(
+    session: DbSession,
+    user: User,
+    window: Window,
+    filters: Filters,
+    now: datetime,
+    dense_after: int,
+    aggregation: Aggregation,
+) -> CalendarData:
+    """The first ``sample`` jobs by name drawn as usual, and every visible job's totals."""
+    visible = _jobs_query(user, filters)
+    first = visible.order_by(ScheduledJob.name, ScheduledJob.id).limit(aggregation.sample)
+    ids = list(session.scalars(first.with_only_columns(ScheduledJob.id)))
+    data = _per_job(
+        session,
+        _jobs_query(user, filters).where(ScheduledJob.id.in_(ids)),
+        window,
+        filters,
+        now,
+        dense_after,
+        past_dense=True,
+    )
+    narrowed = not access.sees_all(user) or any(
+        (filters.q, filters.task, filters.queue, filters.owner_id)
+    )
+    found = aggregate.totals(
+        session,
+        visible,
+        narrowed,
+        window,
+        now,
+        filters.outcome,
+        aggregation.by_hour,
+        MAX_OCCURRENCES,
+    )
+    data.aggregated, data.summaries = True, found.summaries
+    data.occurrences_capped |= found.capped
+    return data
+
+
+def _per_job(
+    session: DbSession,
+    visible: Select[ScheduledJob],
+    window: Window,
+    filters: Filters,
+    now: datetime,
+    dense_after: int,
+    past_dense: bool = False,
+) -> CalendarData:
+    """Each job's entries and bars (the calendar of a few hundred jobs). ``past_dense``: a job
+    with more than ``dense_after`` runs on a day of the window is drawn as bars too (its runs
+    counted in SQL, not read one by one), whatever its future; for the aggregated view's few
+    jobs, where one hot job's past month would otherwise be read row by row."""
+    jobs = {job.id: job for job in session.scalars(visible)}
     firing = _firing(jobs.values())
     counted = [job for job in firing if density.is_dense(job, dense_after)]
     listed = [job for job in firing if job not in counted]
     found = occurrences.future(listed, window, now, dense_after, MAX_OCCURRENCES)
     # Jobs drawn as bars (dense interval jobs, and cron jobs counted per day): runs counted.
     counted_ids = [job.id for job in counted] + [job.id for job in found.dense_jobs]
-    runs, runs_capped = _runs(session, jobs, window, _jobs_query(user, filters), counted_ids)
+    if past_dense and window.start < now:
+        rest = [job_id for job_id in jobs if job_id not in counted_ids]
+        counted_ids += run_counts.busy(session, rest, window, dense_after)
+    runs, runs_capped = _runs(session, jobs, window, visible, counted_ids)
     runs, future = _one_per_slot(runs, _occurrence_entries(found), found.counts, now)
     entries = _outcome_filtered(runs + future, filters.outcome)
     data = CalendarData(window, occurrences_capped=found.capped, runs_capped=runs_capped)

@@ -9,7 +9,7 @@ from app import instants, timemath
 from app.extensions import DbSession
 from app.i18n import _
 from app.models import User
-from app.services.calendar.entries import CalendarData, Filters, calendar_window
+from app.services.calendar.entries import Aggregation, CalendarData, Filters, calendar_window
 from app.services.calendar.window import Window
 from app.services.errors import Invalid
 
@@ -47,13 +47,16 @@ def calendar_span(
     filters: Filters,
     now: datetime,
     dense_after: int = FEED_DENSE_AFTER,
+    aggregation: Aggregation | None = None,
 ) -> CalendarData:
-    """The calendar's entries in ``[start, end)``, bars for the days touched.
+    """The calendar's entries in ``[start, end)``, bars (and, aggregated, every job's totals)
+    for the days touched.
 
     Naive bounds are wall time in the zone (FullCalendar sends them so for a named zone).
     """
     zone = _zone(zone_name)
     start, end = (instants.in_zone(bound, zone) for bound in bounds)
-    data = calendar_window(session, user, span_window(start, end, zone), filters, now, dense_after)
+    window = span_window(start, end, zone)
+    data = calendar_window(session, user, window, filters, now, dense_after, aggregation)
     data.entries = [e for e in data.entries if start <= e.start < end]
     return data

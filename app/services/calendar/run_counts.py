@@ -57,6 +57,23 @@ def counted(
     yield from found.items()
 
 
+def busy(
+    session: DbSession, job_ids: list[uuid.UUID], window: Window, dense_after: int
+) -> list[uuid.UUID]:
+    """Those of ``job_ids`` with more than ``dense_after`` runs on some day of the window."""
+    if not job_ids:
+        return []
+    day = _local_day(window)
+    query = (
+        select(Execution.job_id)
+        .where(Execution.job_id.in_(job_ids))
+        .where(Execution.scheduled_for >= window.start, Execution.scheduled_for < window.end)
+        .group_by(Execution.job_id, day)
+        .having(func.count() > dense_after)
+    )
+    return list(set(session.scalars(query)))
+
+
 def _local_day(window: Window) -> Any:
     """The index of the window's local day a run falls on, from the same day bounds as the
     grid (DST days included); portable SQL, no time zone support needed in the database."""

@@ -7,14 +7,17 @@ words follow the language.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from babel import Locale
 from babel.core import get_global
 from babel.dates import format_date, format_interval, format_time
+from babel.numbers import format_decimal
 
+from app.services.calendar.aggregate import Summary
 from app.services.calendar.entries import Bar, CalendarData, Entry
 from app.services.calendar.window import Transition
 
@@ -35,6 +38,8 @@ class Cell:
     day: date
     items: list[Entry | Bar] = field(default_factory=list)
     more: int = 0
+    # Aggregated calendar: every visible job's totals in this day or hour.
+    summary: Summary | None = None
 
 
 @dataclass
@@ -46,6 +51,7 @@ class DayColumn:
     hours: list[Cell]
     transition: Transition | None
     more_bars: int = 0
+    summary: Summary | None = None
 
 
 @dataclass
@@ -81,27 +87,48 @@ def layout(data: CalendarData, locale: Locale) -> Layout:
         by_day[bar.day].append(bar)
     for entry in data.entries:
         by_day[window.day_of(entry.start)].append(entry)
+    totals = {(s.day, s.hour): s for s in data.summaries}
     names = locale.days["format"]["abbreviated"]
     weekdays = [str(names[day.weekday()]) for day in window.days[:7]]
     result = Layout(_title(window.view, window.anchor, window.days, locale), weekdays)
     if window.view == "month":
         cells = [_cell(day, by_day[day], CELL_LIMIT["month"]) for day in window.days]
+        for cell in cells:
+            cell.summary = totals.get((cell.day, None))
         result.weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
     elif window.view == "list":
-        result.agenda, result.unlisted = _agenda(window.days, by_day)
+        result.agenda, result.unlisted = _agenda(window.days, by_day, totals)
     else:
         limit = CELL_LIMIT.get(window.view, 0)
         result.columns = [_column(day, by_day[day], data, limit) for day in window.days]
+        for column in result.columns:
+            _sum_hours(column, totals)
     return result
 
 
-def _agenda(days: list[date], by_day: dict[date, list[Entry | Bar]]) -> tuple[list[Cell], int]:
+def _sum_hours(column: DayColumn, totals: dict[tuple[date, int | None], Summary]) -> None:
+    """An aggregated time grid: each hour's totals, and the day's above the hours."""
+    day_total: Counter[str] = Counter()
+    for hour, cell in zip(HOURS, column.hours, strict=True):
+        cell.summary = totals.get((column.day, hour))
+        if cell.summary is not None:
+            day_total.update(cell.summary.outcomes)
+    if day_total:
+        column.summary = Summary(column.day, None, dict(day_total))
+
+
+def _agenda(
+    days: list[date],
+    by_day: dict[date, list[Entry | Bar]],
+    totals: dict[tuple[date, int | None], Summary],
+) -> tuple[list[Cell], int]:
     """The list's days with their items, up to ``LIST_LIMIT`` rows; and how many were left out."""
     cells, room, total = [], LIST_LIMIT, 0
     for day in days:
         total += len(by_day[day])
-        if by_day[day] and room > 0:
-            cells.append(Cell(day, by_day[day][:room]))
+        summary = totals.get((day, None))
+        if (by_day[day] or summary) and room > 0:
+            cells.append(Cell(day, by_day[day][:room], summary=summary))
             room -= len(cells[-1].items)
     return cells, total - (LIST_LIMIT - room)
 
@@ -148,3 +175,10 @@ def wall(moment: datetime, locale: Locale) -> str:
 def day_label(day: date, locale: Locale) -> str:
     """A day in full words, for headers and accessible names."""
     return str(format_date(day, "full", locale=locale))
+
+
+@functools.lru_cache(maxsize=4096)
+def number(value: int, locale: Locale) -> str:
+    """A count in the locale's digits and grouping (an aggregated week formats ~500 of them,
+    mostly the same few: Babel's formatting was a third of drawing it)."""
+    return str(format_decimal(value, locale=locale))

@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from flask import redirect, request, session, url_for
+from flask import current_app, redirect, request, session, url_for
 from flask_babel import get_locale
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -15,7 +15,7 @@ from app import htmx
 from app.extensions import db
 from app.models import utcnow
 from app.services.calendar import subscription
-from app.services.calendar.entries import calendar_window, queue_names
+from app.services.calendar.entries import Aggregation, calendar_window, queue_names
 from app.services.calendar.window import step, window_for
 from app.web.calendar import bp, grid
 from app.web.calendar.feed import NEW_FEED_KEY, feed_url
@@ -40,14 +40,18 @@ def index() -> Response:
     state = parse_state(request.args, current_user, today)
     locale = get_locale() or Locale("en")
     window = window_for(state.view, state.day, ZoneInfo(zone_name), grid.first_weekday(locale))
+    aggregation = Aggregation(
+        int(current_app.config["CALENDAR_AGGREGATE_AFTER"]), by_hour=state.view in ("week", "day")
+    )
     data = calendar_window(
-        db.session, current_user, window, state.filters(), now, DENSE_AFTER[state.view]
+        db.session, current_user, window, state.filters(), now, DENSE_AFTER[state.view], aggregation
     )
     response = htmx.render(
         "calendar/index.html",
         "calendar/_region.html",
         state=state,
         data=data,
+        aggregation=aggregation,
         layout=grid.layout(data, locale),
         nav=_nav(state, today.isoformat()),
         zone_name=zone_name,
