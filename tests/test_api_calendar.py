@@ -161,7 +161,7 @@ def test_feed_and_page_show_the_same_entries(client, api_as, editor, history):
     html = client.get("/calendar?view=list&date=2027-01-04&zone=America/New_York").get_data(
         as_text=True
     )
-    page_links = re.findall(r'<a href="(/(?:runs|jobs)/[^"]+)">', html)
+    page_links = re.findall(r'<a href="(/(?:runs|jobs)/[^"]+)"[ >]', html)
     events = feed(
         api_as(editor), start="2027-01-03", end="2027-01-10", timeZone="America/New_York"
     ).get_json()
