@@ -209,5 +209,5 @@ def test_aggregated_answers_give_day_totals_and_say_so(api_as, editor, history, 
     assert {e["start"]: e["extendedProps"]["outcomes"] for e in totals} == expected
     assert all(e["allDay"] and e["extendedProps"]["jobId"] is None for e in totals)
     assert all(e["extendedProps"]["kind"] == "summary" for e in totals)
-    assert totals[1]["title"] == "All jobs · 1 runs · 1 failed · 0 upcoming"
+    assert totals[1]["title"] == "All jobs · runs 1 · failed 1 · upcoming 0"
     assert str(job.id) not in {e["extendedProps"]["jobId"] for e in totals}

@@ -276,7 +276,7 @@ def test_too_many_jobs_show_totals_and_say_how_to_narrow(
     day = day_of(utcnow() - timedelta(days=1))
     html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
     assert 'class="cal-aggregated"' in html and "Filter by job" in html
-    assert "All jobs:" in html and "cal-summary" in html
+    assert "All jobs · " in html and "cal-summary" in html
     assert "Their secret job" not in html
     assert f"/runs/{failed.id}" in html  # the first jobs by name are still drawn one by one
     html = client.get(f"/calendar?view={view}&date={day_of(SOON)}&zone=UTC").get_data(as_text=True)
@@ -284,7 +284,7 @@ def test_too_many_jobs_show_totals_and_say_how_to_narrow(
     arabic = client.get(
         f"/calendar?view={view}&date={day}&zone=UTC", headers={"Accept-Language": "ar"}
     )
-    assert "كل المهام: التشغيلات" in arabic.get_data(as_text=True)
+    assert "كل المهام · التشغيلات" in arabic.get_data(as_text=True)
     monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 4)
     html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
-    assert "cal-aggregated" not in html and "All jobs:" not in html
+    assert "cal-aggregated" not in html and "All jobs · " not in html

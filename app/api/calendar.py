@@ -139,8 +139,8 @@ def _day_total(summary: Summary) -> CalendarEvent:
     """Every matching job's entries on one local day (an aggregated answer)."""
     day = summary.day.isoformat()
     title = (
-        f"All jobs · {summary.runs:,} runs · {summary.failed:,} failed"
-        f" · {summary.upcoming:,} upcoming"
+        f"All jobs · runs {summary.runs:,} · failed {summary.failed:,}"
+        f" · upcoming {summary.upcoming:,}"
     )
     return CalendarEvent(
         id=f"summary@{day}",

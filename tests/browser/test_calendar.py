@@ -287,3 +287,45 @@ def test_week_on_a_phone_scrolls_in_its_box_with_the_hours_in_view(
     settle(page)
     check_axe(page)
     screenshot(page, f"calendar-week-scrolled-{kind}", full_page=False)
+
+
+@pytest.fixture
+def aggregated(live_app):
+    """The calendar aggregates beyond one job (the setting is read per request)."""
+    before = live_app.config["CALENDAR_AGGREGATE_AFTER"]
+    live_app.config["CALENDAR_AGGREGATE_AFTER"] = 1
+    yield
+    live_app.config["CALENDAR_AGGREGATE_AFTER"] = before
+
+
+@pytest.mark.parametrize("kind", ["en-light", "ar-dark", "phone"])
+def test_aggregated_month_and_week_show_totals_that_open_the_day(
+    open_page, live_server, seeded, aggregated, screenshot, kind
+):
+    page = signed_in_page(open_page, live_server, kind)
+    go(page, live_server, f"zone=UTC&q={TAG}")
+    notice = region(page).locator(".cal-aggregated")
+    expect(notice).to_be_visible()
+    # Yesterday's cell counts the daily job's failed run among all jobs' totals.
+    day = region(page).locator(f'td[data-day="{seeded["day"]}"]')
+    total = day.locator(".cal-summary")
+    expect(total).to_have_class(re.compile("tone-bad"))
+    if kind != "ar-dark":
+        expect(total).to_contain_text("failed 1")
+        assert_no_horizontal_scroll(page)
+    total.click()
+    expect(page).to_have_url(
+        re.compile(f"view=day.*date={seeded['day']}|date={seeded['day']}.*view=day")
+    )
+    expect(region(page).locator(".cal-aggregated")).to_be_visible()
+    go(page, live_server, f"view=week&zone=UTC&q={TAG}")
+    expect(region(page).locator("table.cal-week .cal-summary").first).to_be_visible()
+    if kind == "phone":
+        assert_no_horizontal_scroll(page)
+    settle(page)
+    check_axe(page)
+    # Last, as no swap follows it (see above).
+    go(page, live_server, f"zone=UTC&q={TAG}")
+    expect(region(page).locator(".cal-aggregated")).to_be_visible()
+    settle(page)
+    screenshot(page, f"calendar-month-aggregated-{kind}")
