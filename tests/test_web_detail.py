@@ -234,3 +234,13 @@ def test_run_summary_for_the_sheet_polls_while_running(client, editor, make_job,
     # A poll (no sheet=1) still answers only the live region.
     poll = client.get(f"/runs/{running.id}", headers=PARTIAL).get_data(as_text=True)
     assert poll.lstrip().startswith('<div id="run-live"')
+
+
+def test_a_paused_job_says_nothing_is_scheduled_on_its_page_and_in_the_sheet(
+    client, editor, make_job
+):
+    job = make_job(editor, name="Held", is_paused=True)
+    sign_in(client, editor)
+    for url, headers in ((f"/jobs/{job.id}", {}), (f"/jobs/{job.id}?sheet=1", PARTIAL)):
+        html = client.get(url, headers=headers).get_data(as_text=True)
+        assert "Nothing is scheduled: the job is paused" in html, url
