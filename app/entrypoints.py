@@ -71,7 +71,7 @@ def run_execution(execution_id: str) -> None:
             limit = current_app.config["RETRY_MAX_ABANDONED"]
             recorded = _patiently(
                 "record the outcome",
-                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit),
+                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit, claimed=execution),
                 OUTCOME_PATIENCE,
             )
             if recorded:  # counted once, by whoever closed the run
