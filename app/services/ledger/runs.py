@@ -86,7 +86,7 @@ def claim(
         .where(Running.job_id == row.job_id, Running.status == ExecutionStatus.RUNNING.value)
         .scalar_subquery()
     )
-    claimed = session.execute(
+    taken = session.execute(
         update(Execution)
         .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
         .where(~overlap.is_held())
@@ -100,12 +100,14 @@ def claim(
             # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
             queued_at=enqueued_at if enqueued_at is not None else Execution.queued_at,
         )
-        .returning(Execution)
+        .returning(Execution, webhooks.listened(WebhookPhase.STARTED, row.job_id))
         .execution_options(synchronize_session=False, populate_existing=True)
-    ).scalar_one_or_none()
-    if claimed is not None:
+    ).one_or_none()
+    if taken is not None:
+        claimed, listened = taken
         set_committed_value(claimed, "job", job)  # refreshing the row forgot it: no reload
-        webhooks.emit(session, WebhookPhase.STARTED, claimed, now)
+        if listened:
+            webhooks.emit(session, WebhookPhase.STARTED, claimed, now)
         _commit_keeping(session)
         return claimed
     _cannot_start(session, row, job, now)
@@ -248,7 +250,8 @@ def finish(
         job_id, started = known
     started = started or now
     _update_job_summary(session, job_id, outcome.status.value, started)
-    row = session.execute(
+    phase = _END_PHASES[outcome.status.value]
+    ended = session.execute(
         update(Execution)
         .where(Execution.id == execution_id, Execution.status == ExecutionStatus.RUNNING.value)
         .values(
@@ -261,12 +264,16 @@ def finish(
             log_output=outcome.log or None,
             http_status=outcome.http_status,
         )
-        .returning(Execution)
+        .returning(Execution, webhooks.listened(phase, job_id))
         .execution_options(synchronize_session=False, populate_existing=True)
-    ).scalar_one_or_none()
-    if row is None:
+    ).one_or_none()
+    if ended is None:
         return _dropped(session, execution_id)
-    _followed(session, row, now, abandoned=False, max_abandoned=max_abandoned)
+    row, listened = ended
+    if listened:
+        webhooks.emit(session, phase, row, now)
+    if row.status != ExecutionStatus.SUCCESS:
+        retries.on_failure(session, row, now, max_abandoned=max_abandoned)
     session.commit()
     return True
 
@@ -287,13 +294,6 @@ def _ended(
     """
     with session.no_autoflush:
         _update_job_summary(session, row.job_id, row.status, row.started_at or now)
-    _followed(session, row, now, abandoned=abandoned, max_abandoned=max_abandoned)
-
-
-def _followed(
-    session: DbSession, row: Execution, now: datetime, *, abandoned: bool, max_abandoned: int
-) -> None:
-    """The events of a run's end, and its retry if it did not succeed."""
     webhooks.emit(session, _END_PHASES[row.status], row, now)
     if row.status != ExecutionStatus.SUCCESS:
         retries.on_failure(session, row, now, abandoned=abandoned, max_abandoned=max_abandoned)
