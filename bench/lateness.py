@@ -152,9 +152,9 @@ def run_raw(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
     finally:
         gone(process)
     lateness = []
-    for job_id, first in ids:
-        job = Job.fetch(job_id, connection=connection)
-        if job.enqueued_at is not None:
+    jobs = Job.fetch_many([job_id for job_id, _ in ids], connection=connection)
+    for job, (_, first) in zip(jobs, ids, strict=True):
+        if job is not None and job.enqueued_at is not None:  # a vanished hash: not moved
             lateness.append((job.enqueued_at.replace(tzinfo=UTC) - first).total_seconds())
     show("  raw rq-scheduler enqueued - scheduled", percentiles(lateness))
     print(
