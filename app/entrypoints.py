@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import IO, Any, TypeVar
 
 from flask import Flask, current_app, has_app_context
 from rq import get_current_job
@@ -48,15 +51,21 @@ def _app_context() -> Iterator[None]:
 
 
 def run_execution(execution_id: str) -> None:
-    """Run one execution: claim it, run its task, record the outcome (try/finally)."""
+    """Run one execution: claim it, run its task, record the outcome (try/finally).
+
+    In a work horse whose worker already claimed the run (``Handoff``), only
+    the task runs here; the worker records the outcome.
+    """
+    if _handoff is not None and _handoff.ident == uuid.UUID(execution_id):
+        _run_handed_off(_handoff)
+        return
     with _app_context():
         rq_job = get_current_job()
         enqueued_at = rq_job.enqueued_at if rq_job else None
         if enqueued_at is not None and enqueued_at.tzinfo is None:
             enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
         ident = uuid.UUID(execution_id)
-        name = os.environ.get(WORKER_NAME_ENV) or worker_name(socket.gethostname(), os.getpid())
-        claimed = _claim(ident, name, enqueued_at)
+        claimed = _claim(ident, _worker_name(), enqueued_at)
         if claimed is None:
             return
         execution, job = claimed
@@ -71,12 +80,16 @@ def run_execution(execution_id: str) -> None:
             limit = current_app.config["RETRY_MAX_ABANDONED"]
             recorded = _patiently(
                 "record the outcome",
-                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit),
+                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit, claimed=execution),
                 OUTCOME_PATIENCE,
             )
             if recorded:  # counted once, by whoever closed the run
                 telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
             db.session.remove()
+
+
+def _worker_name() -> str:
+    return os.environ.get(WORKER_NAME_ENV) or worker_name(socket.gethostname(), os.getpid())
 
 
 def _claim(
@@ -132,6 +145,130 @@ def _patiently(what: str, step: Callable[[], T], patience: float | None = None) 
             log.warning("database unavailable to %s (%s); again in %.1fs", what, error.orig, wait)
             time.sleep(wait)
             wait = min(wait * 2, 8.0)
+
+
+@dataclass
+class Handoff:
+    """A run the forking worker claimed before forking its horse, which only runs the task.
+
+    The worker keeps its pooled database connection from run to run; a horse
+    starts with an empty pool (a connection must never cross a fork), so a
+    horse that claimed and recorded would open a new connection per run,
+    which cost more than the fork itself. The horse writes the outcome to
+    ``report`` (a file: a pipe could fill up before the worker reads it) and
+    the worker records it once the horse has exited. A horse that died
+    without writing one is recorded as lost, as before.
+    """
+
+    ident: uuid.UUID
+    claimed: tuple[Execution, ScheduledJob] | None = None
+    error: str | None = None  # the claim failed: the horse raises it to RQ
+    report: IO[bytes] = field(default_factory=tempfile.TemporaryFile)
+    died: str | None = None  # how the horse died, if it did
+
+    def write(self, outcome: runs.Outcome, ran: float | None) -> None:
+        """In the horse: the outcome, for the worker to record."""
+        body = asdict(outcome) | {"status": outcome.status.value, "ran": ran}
+        self.report.write(json.dumps(body, default=repr).encode())
+        self.report.flush()
+
+    def read(self) -> tuple[runs.Outcome, float | None] | None:
+        """In the worker: what the horse reported, if anything."""
+        self.report.seek(0)
+        raw = self.report.read()
+        self.report.close()
+        if not raw:
+            return None
+        body: dict[str, Any] = json.loads(raw)
+        ran = body.pop("ran")
+        body["status"] = ExecutionStatus(body["status"])
+        return runs.Outcome(**body), ran
+
+
+# Set in the forking worker just before it forks a horse for a claimed run.
+_handoff: Handoff | None = None
+
+
+def claim_before_fork(ident: uuid.UUID, enqueued_at: datetime | None) -> Handoff:
+    """In the forking worker: claim the run on the worker's own connection."""
+    global _handoff
+    if enqueued_at is not None and enqueued_at.tzinfo is None:
+        enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
+    handoff = Handoff(ident)
+    try:
+        handoff.claimed = _claim(ident, _worker_name(), enqueued_at)
+    except SQLAlchemyError as error:  # as before: RQ gives up, reconcile enqueues it again
+        handoff.error = f"could not claim the run: {type(error).__name__}: {error}"
+    _handoff = handoff
+    return handoff
+
+
+def horse_died(ident: uuid.UUID, reason: str) -> bool:
+    """In the forking worker: the horse of a handed-off run died; True if it was one."""
+    if _handoff is None or _handoff.ident != ident:
+        return False
+    _handoff.died = reason
+    return True
+
+
+def _run_handed_off(handoff: Handoff) -> None:
+    """In the horse: run the claimed task and report; no database unless the task uses it."""
+    if handoff.error is not None:
+        raise RuntimeError(handoff.error)
+    if handoff.claimed is None:
+        return
+    execution, job = handoff.claimed
+    outcome = runs.Outcome(ExecutionStatus.FAILED, error="the run ended unexpectedly")
+    ran: float | None = None
+    with _app_context():
+        try:
+            runs.wait_until_due(execution)
+            started = time.monotonic()
+            outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
+            ran = time.monotonic() - started
+        finally:
+            handoff.write(outcome, ran)
+            db.session.remove()  # if the task used the database
+
+
+def record_after_horse(handoff: Handoff) -> None:
+    """In the forking worker, once the horse exited: record what it reported, or that it died."""
+    global _handoff
+    _handoff = None
+    reported = handoff.read()
+    if handoff.claimed is None:
+        return
+    execution, job = handoff.claimed
+    limit = current_app.config["RETRY_MAX_ABANDONED"]
+    try:
+        if reported is None:
+            reason = handoff.died or "worker lost: the work horse ended without an outcome"
+            _patiently("record a lost run", lambda: _lost(handoff.ident, reason, limit))
+            return
+        outcome, ran = reported
+        recorded = _patiently(
+            "record the outcome",
+            lambda: runs.finish(
+                db.session, handoff.ident, outcome, utcnow(), limit, claimed=execution
+            ),
+            OUTCOME_PATIENCE,
+        )
+        if recorded:
+            telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
+    finally:
+        db.session.remove()
+
+
+def _lost(ident: uuid.UUID, reason: str, limit: int) -> None:
+    """Close a run whose horse died: failed, retried per policy (``runs.fail_lost``)."""
+    row = db.session.get(Execution, ident)
+    if row is None or row.status != ExecutionStatus.RUNNING:
+        db.session.rollback()
+        return
+    runs.fail_lost(db.session, row, reason, utcnow(), limit)
+    task = row.job.task_function.name
+    db.session.commit()
+    telemetry.run_ended(task, ExecutionStatus.FAILED.value, None)
 
 
 def deliver_webhook(delivery_id: str) -> None:

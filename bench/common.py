@@ -180,3 +180,31 @@ def wait(predicate: Any, timeout: float, step: float = 0.5) -> bool:
             return True
         time.sleep(step)
     return False
+
+
+def uptime() -> str:
+    """The machine's load averages now (the bench machines are shared)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def gone(*processes: subprocess.Popen[bytes]) -> None:
+    """Stop the processes' groups and make sure nothing of them is left running.
+
+    A half that leaves a worker or a work horse behind slows the next half
+    down (two cores): every bench stops its processes before the other starts.
+    """
+    stop(*processes)
+    for process in processes:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            continue
+        os.killpg(process.pid, signal.SIGKILL)  # a horse outlived its worker
+        time.sleep(0.5)
+
+
+def spread(values: Sequence[float]) -> str:
+    """Median of the runs with min and max: ``12.3 [11.0..14.1]``."""
+    if not values:
+        return "(no data)"
+    return f"{statistics.median(values):.3f} [{min(values):.3f}..{max(values):.3f}]"

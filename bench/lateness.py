@@ -7,12 +7,16 @@
 Reports enqueued - scheduled_for (RQ's own enqueue time) and started - scheduled_for
 for Almanac, and enqueued - scheduled for raw rq-scheduler moving the same instants
 at the same poll interval on the same Redis server, plus how many were early.
+Both are read from RQ's own ``enqueued_at`` of each job. The halves alternate
+``--repeat`` times (each stops every process it started before the next
+begins); the summary gives each percentile's median over the runs with min
+and max.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,11 +37,13 @@ from bench.common import (
     bench_app,
     bench_database,
     flush,
+    gone,
     insert_jobs,
     percentiles,
     show,
+    spread,
     start,
-    stop,
+    uptime,
     wait,
     whole_second,
 )
@@ -53,7 +59,7 @@ def instants(mode: str, jobs: int, due: int, spread: int, t0: datetime) -> list[
     return [t0 if i < due else None for i in range(jobs)]
 
 
-def run_almanac(args: argparse.Namespace, url: str, tmp: Path) -> None:
+def run_almanac(args: argparse.Namespace, url: str, tmp: Path) -> dict[str, dict[str, float]]:
     app = bench_app(url)
     with app.app_context():
         t0 = whole_second(utcnow(), 45)  # arming 10,000 jobs takes a few seconds first
@@ -95,7 +101,11 @@ def run_almanac(args: argparse.Namespace, url: str, tmp: Path) -> None:
                 )
             ).all()
     finally:
-        stop(*processes)
+        gone(*processes)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        flush(REDIS_URL)
     enqueued = [(q - s).total_seconds() for s, q, _ in rows if q]
     started = [(b - s).total_seconds() for s, _, b in rows if b]
     print(
@@ -106,9 +116,14 @@ def run_almanac(args: argparse.Namespace, url: str, tmp: Path) -> None:
     show("  Almanac started - scheduled_for", percentiles(started))
     early = sum(1 for v in enqueued if v < 0) + sum(1 for v in started if v < 0)
     print(f"  Almanac early (enqueued or started before scheduled_for): {early}")
+    return {
+        "Almanac enqueued - scheduled_for": percentiles(enqueued),
+        "Almanac started - scheduled_for": percentiles(started),
+        "Almanac early": {"n": 1, "early": early},
+    }
 
 
-def run_raw(args: argparse.Namespace, tmp: Path) -> None:
+def run_raw(args: argparse.Namespace, tmp: Path) -> dict[str, dict[str, float]]:
     """rq-scheduler alone: enqueue_at the same instants, its own loop at the same interval."""
     flush(RAW_REDIS_URL)
     connection = Redis.from_url(RAW_REDIS_URL)
@@ -135,12 +150,11 @@ def run_raw(args: argparse.Namespace, tmp: Path) -> None:
         time.sleep(max((window_end - datetime.now(UTC)).total_seconds(), 0) + 5)
         wait(lambda: scheduler.count(until=window_end) == 0, args.drain, 0.5)
     finally:
-        os.killpg(process.pid, 15)
-        process.wait(10)
+        gone(process)
     lateness = []
-    for job_id, first in ids:
-        job = Job.fetch(job_id, connection=connection)
-        if job.enqueued_at is not None:
+    jobs = Job.fetch_many([job_id for job_id, _ in ids], connection=connection)
+    for job, (_, first) in zip(jobs, ids, strict=True):
+        if job is not None and job.enqueued_at is not None:  # a vanished hash: not moved
             lateness.append((job.enqueued_at.replace(tzinfo=UTC) - first).total_seconds())
     show("  raw rq-scheduler enqueued - scheduled", percentiles(lateness))
     print(
@@ -148,6 +162,20 @@ def run_raw(args: argparse.Namespace, tmp: Path) -> None:
         f"(not moved: {len(ids) - len(lateness)})"
     )
     flush(RAW_REDIS_URL)
+    return {
+        "raw rq-scheduler enqueued - scheduled": percentiles(lateness),
+        "raw rq-scheduler early": {"n": 1, "early": sum(1 for v in lateness if v < 0)},
+    }
+
+
+def summarise(results: list[dict[str, dict[str, float]]]) -> None:
+    """Each figure's median over the runs, with min and max."""
+    print(f"median [min..max] over {len(results)} runs:")
+    for label in results[0]:
+        keys = [k for k in results[0][label] if k != "n"]
+        for key in keys:
+            values = [r[label][key] for r in results if key in r[label]]
+            print(f"  {label:<40} {key:<5} {spread(values)}")
 
 
 def main() -> None:
@@ -159,15 +187,24 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.1)
     parser.add_argument("--worker-class", choices=("fork", "simple"), default="simple")
     parser.add_argument("--drain", type=float, default=300, help="seconds allowed to finish")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating Almanac/raw runs")
     args = parser.parse_args()
     print(
         f"mode={args.mode} jobs={args.jobs} due={args.due if args.mode == 'burst' else '-'} "
         f"poll={args.poll}s workers=2x{args.worker_class}"
     )
     tmp = Path(tempfile.mkdtemp())
-    with bench_database() as url:
-        run_almanac(args, url, tmp)
-    run_raw(args, tmp)
+    ours: list[dict[str, dict[str, float]]] = []
+    raw: list[dict[str, dict[str, float]]] = []
+    for n in range(args.repeat):
+        print(f"run {n + 1}: {uptime()}", flush=True)
+        with bench_database() as url:
+            ours.append(run_almanac(args, url, tmp))
+        raw.append(run_raw(args, tmp))
+    summarise(ours)
+    summarise(raw)
+    p99 = statistics.median(r["Almanac enqueued - scheduled_for"].get("p99", 0) for r in ours)
+    print(f"Almanac enqueued p99, median of runs: {p99:.3f} s; after: {uptime()}")
 
 
 if __name__ == "__main__":

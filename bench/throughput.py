@@ -1,26 +1,32 @@
 """Throughput: noop executions fully recorded per second with 2 workers, against raw RQ.
 
-    .venv/bin/python -m bench.throughput --runs 2000 --worker-class simple
-    .venv/bin/python -m bench.throughput --runs 1000 --worker-class fork
+    .venv/bin/python -m bench.throughput --runs 1000 --worker-class simple --repeat 3
+    .venv/bin/python -m bench.throughput --runs 1000 --worker-class fork --repeat 3
 
-Almanac: N executions queued (as Run now does), then 2 workers start; the clock
-stops when the last one is recorded ``success`` in PostgreSQL. Raw RQ: N noop
-jobs enqueued on another Redis database, 2 ``rq worker --burst`` of the same
-class; the clock stops when both have drained the queue. Both include start-up.
+Almanac: N executions queued (as Run now does), then 2 workers start and run
+them, recorded in PostgreSQL. Raw RQ: N noop jobs enqueued on another Redis
+database, drained by 2 ``rq worker --burst`` of the same class. Both halves
+are timed the same way, from the jobs' own records: the first run's start to
+the last run's end (Almanac: ``started_at``/``completed_at`` of the rows;
+raw RQ: ``started_at``/``ended_at`` of the job hashes), so neither worker
+start-up nor a slow process exit counts. The halves alternate ``--repeat``
+times; each half stops every process it started before the next begins.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from redis import Redis
 from rq import Queue
+from rq.utils import utcparse
 from sqlalchemy import func, insert, select
 
 from app.extensions import db
@@ -34,14 +40,17 @@ from bench.common import (
     bench_app,
     bench_database,
     flush,
+    gone,
     insert_jobs,
+    spread,
     start,
-    stop,
+    uptime,
     wait,
 )
 
 
 def almanac(runs: int, worker_class: str, tmp: Path) -> float:
+    """Seconds from the first run's start to the last run's recorded end."""
     with bench_database() as url:
         app = bench_app(url)
         with app.app_context():
@@ -75,7 +84,6 @@ def almanac(runs: int, worker_class: str, tmp: Path) -> float:
                 "WORKER_CONCURRENCY": "2",
                 "WORKER_CLASS": worker_class,
             }
-            began = time.perf_counter()
             worker = start("worker.py", env, tmp / "worker.log")
 
             def recorded() -> bool:
@@ -85,22 +93,28 @@ def almanac(runs: int, worker_class: str, tmp: Path) -> float:
 
             try:
                 done = wait(recorded, 600, 0.2)
-                elapsed = time.perf_counter() - began
             finally:
-                stop(worker)
-                db.session.remove()
-                db.engine.dispose()
+                gone(worker)
+            first, last = db.session.execute(
+                select(func.min(Execution.started_at), func.max(Execution.completed_at))
+            ).one()
+            db.session.remove()
+            db.engine.dispose()
+        flush(REDIS_URL)
     if not done:
         raise SystemExit("Almanac did not finish the runs in 600 s")
-    return elapsed
+    return float((last - first).total_seconds())
 
 
 def raw_rq(runs: int, worker_class: str, tmp: Path) -> float:
+    """Seconds from the first job's start to the last job's end, from RQ's own job hashes."""
     flush(RAW_REDIS_URL)
-    queue = Queue("raw", connection=Redis.from_url(RAW_REDIS_URL))
-    with queue.connection.pipeline() as pipe:
-        for _ in range(runs):
-            queue.enqueue("bench.rawtask.noop", pipeline=pipe, result_ttl=0)
+    connection = Redis.from_url(RAW_REDIS_URL)
+    queue = Queue("raw", connection=connection)
+    with connection.pipeline() as pipe:
+        jobs = [
+            queue.enqueue("bench.rawtask.noop", pipeline=pipe, result_ttl=3600) for _ in range(runs)
+        ]
         pipe.execute()
     klass = "rq.worker.SimpleWorker" if worker_class == "simple" else "rq.worker.Worker"
     command = [
@@ -113,32 +127,63 @@ def raw_rq(runs: int, worker_class: str, tmp: Path) -> float:
         klass,
         "raw",
     ]
-    began = time.perf_counter()
     workers = [
         subprocess.Popen(
-            command, cwd=ROOT, stdout=(tmp / f"raw{n}.log").open("wb"), stderr=subprocess.STDOUT
+            command,
+            cwd=ROOT,
+            stdout=(tmp / f"raw{n}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         for n in range(2)
     ]
-    for worker in workers:
-        worker.wait(600)
-    elapsed = time.perf_counter() - began
+    try:
+        # Done when every job finished, not when the burst workers exit (which can lag).
+        done = wait(lambda: queue.finished_job_registry.count >= runs, 600, 0.2)
+    finally:
+        gone(*workers)
+    with connection.pipeline() as pipe:
+        for job in jobs:
+            pipe.hmget(job.key, "started_at", "ended_at")
+        times = pipe.execute()
     flush(RAW_REDIS_URL)
-    return elapsed
+    if not done:
+        raise SystemExit("raw RQ did not finish the jobs in 600 s")
+    starts = [_when(s) for s, _ in times]
+    ends = [_when(e) for _, e in times]
+    return (max(ends) - min(starts)).total_seconds()
+
+
+def _when(raw: bytes) -> datetime:
+    return utcparse(raw.decode())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--worker-class", choices=("simple", "fork"), default="simple")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating Almanac/raw pairs")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    ours = almanac(args.runs, args.worker_class, tmp)
-    raw = raw_rq(args.runs, args.worker_class, tmp)
-    print(f"{args.runs} noop runs, 2 x {args.worker_class} workers")
-    print(f"  Almanac (recorded in PostgreSQL): {ours:.1f} s = {args.runs / ours:.0f} runs/s")
-    print(f"  raw RQ:                            {raw:.1f} s = {args.runs / raw:.0f} jobs/s")
-    print(f"  Almanac / raw RQ: {100 * raw / ours:.0f} %")
+    print(f"{args.runs} noop runs, 2 x {args.worker_class} workers, {args.repeat} pairs")
+    print(f"  before: {uptime()}")
+    ours: list[float] = []
+    raw: list[float] = []
+    for n in range(args.repeat):
+        ours.append(args.runs / almanac(args.runs, args.worker_class, tmp))
+        raw.append(args.runs / raw_rq(args.runs, args.worker_class, tmp))
+        print(
+            f"  pair {n + 1}: Almanac {ours[-1]:.0f} runs/s, raw RQ {raw[-1]:.0f} jobs/s, "
+            f"{100 * ours[-1] / raw[-1]:.0f} %  ({uptime()})",
+            flush=True,
+        )
+    ratios = [100 * o / r for o, r in zip(ours, raw, strict=True)]
+    print("  median [min..max] over the pairs:")
+    print(f"  Almanac (recorded in PostgreSQL): {spread(ours)} runs/s")
+    print(f"  raw RQ:                           {spread(raw)} jobs/s")
+    print(f"  Almanac / raw RQ:                 {spread(ratios)} %")
+    print(f"  median ratio: {statistics.median(ratios):.0f} %")
+    print(f"  after: {uptime()}")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,28 @@ def test_events_go_to_matching_webhooks_only(editor, make_job):
     assert payload["execution"]["attempt"] == 1 and payload["retry"] is None
 
 
+def test_a_claim_emits_started_to_matching_webhooks_only(editor, make_job):
+    # The claim asks whether anyone listens inside its own UPDATE; it must still ask right.
+    job, other = make_job(editor), make_job(editor, name="other")
+    mine, everyone, elsewhere = hook(job, "started"), hook(None, "started"), hook(other, "started")
+    off, ended = hook(job, "started", is_active=False), hook(job)
+    now = utcnow()
+    row = Execution(job=job, status="queued", scheduled_for=now, triggered_by="api")
+    db.session.add(row)
+    db.session.commit()
+    assert runs.claim(db.session, row.id, "w:1", None, now) is not None
+    for webhook, count in ((mine, 1), (everyone, 1), (elsewhere, 0), (off, 0), (ended, 0)):
+        assert len(deliveries_of(webhook)) == count, (webhook.job_id, webhook.phase)
+    [event] = deliveries_of(mine)
+    assert event.payload["phase"] == "started" and event.payload["execution"]["status"] == "running"
+    quiet = Execution(job=other, status="queued", scheduled_for=now, triggered_by="api")
+    db.session.add(quiet)
+    db.session.commit()
+    before = len(deliveries_of(everyone))
+    assert runs.claim(db.session, quiet.id, "w:1", None, now) is not None
+    assert len(deliveries_of(everyone)) == before + 1 and len(deliveries_of(mine)) == 1
+
+
 @pytest.mark.parametrize(
     ("pattern", "status", "sent"),
     [

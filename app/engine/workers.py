@@ -28,7 +28,7 @@ from rq.worker.base import BaseWorker
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from app import telemetry
+from app import entrypoints, telemetry
 from app.extensions import db
 from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
 from app.queues import redis_connection
@@ -58,7 +58,25 @@ class _StopsListeningFirst(BaseWorker):
 
 
 class _ForkWorker(_StopsListeningFirst, Worker):
-    """RQ's forking worker (a work horse per run)."""
+    """RQ's forking worker (a work horse per run), claiming and recording in the worker.
+
+    For a run, the worker claims it on its own pooled connection before the
+    fork and records the outcome the horse reports after it exits
+    (``entrypoints.Handoff``): the horse runs only the task and opens no
+    database connection unless the task needs one. Other jobs (webhook
+    deliveries) run in the horse as RQ does it.
+    """
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        ident = execution_id_of(job.id)
+        if ident is None:
+            super().execute_job(job, queue)
+            return
+        handoff = entrypoints.claim_before_fork(ident, job.enqueued_at)
+        try:
+            super().execute_job(job, queue)
+        finally:
+            entrypoints.record_after_horse(handoff)
 
 
 class _SimpleWorker(_StopsListeningFirst, SimpleWorker):
@@ -314,13 +332,20 @@ def _beat(app: Flask, instance_id: Any, stop: threading.Event) -> None:
 
 
 def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:
-    """The forked horse died mid-run (OOM, kill -9): close its execution now."""
+    """The forked horse died mid-run (OOM, kill -9): close its execution now.
+
+    A run the worker claimed itself is closed by the worker right after
+    (``entrypoints.record_after_horse``), with this reason unless the horse
+    had reported its outcome before it died.
+    """
     execution_id = execution_id_of(job.id)
     if execution_id is None:
         return
+    reason = f"worker lost: work horse {retpid} died (status {ret_val})"
+    if entrypoints.horse_died(execution_id, reason):
+        return
     row = db.session.get(Execution, execution_id)
     if row is not None and row.status == ExecutionStatus.RUNNING:
-        reason = f"worker lost: work horse {retpid} died (status {ret_val})"
         runs.fail_lost(db.session, row, reason, utcnow(), current_app.config["RETRY_MAX_ABANDONED"])
         task = row.job.task_function.name
         db.session.commit()

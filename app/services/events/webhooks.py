@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from app import outbound, signing
 from app.extensions import DbSession
@@ -58,6 +58,25 @@ def status_matches(pattern: str | None, http_status: int | None) -> bool:
     if pattern.endswith("xx"):
         return str(http_status)[0] == pattern[0]
     return str(http_status) == pattern
+
+
+def listened(phase: WebhookPhase, job_id: uuid.UUID) -> ColumnElement[bool]:
+    """SQL: an active webhook may want this phase of the job's runs (``emit`` would look).
+
+    The worker asks it inside the statement that records a start or an end
+    (in its RETURNING), so a run of a job without webhooks spends no round
+    trip on them. The job is a value, not a column: SQLite renders RETURNING
+    columns unqualified, where ``job_id`` would mean the webhook's own.
+    """
+    return (
+        select(Webhook.id)
+        .where(
+            Webhook.is_active,
+            Webhook.phase == phase.value,
+            or_(Webhook.job_id.is_(None), Webhook.job_id == job_id),
+        )
+        .exists()
+    )
 
 
 def emit(

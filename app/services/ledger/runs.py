@@ -16,7 +16,8 @@ from typing import Any
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import func, select, true, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, contains_eager, scoped_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
 from app.models import (
@@ -62,18 +63,21 @@ def claim(
 ) -> Execution | None:
     """Take a queued execution for this worker; None if it must not run now.
 
+    Three statements and a commit: the run read with its job, the job row
+    locked in the same statement (PostgreSQL); the conditional update that
+    counts running runs and returns the claimed row; the webhook look-up.
     The overlap rule is checked again here, where a run would start (the
-    scheduler applied it when the slot fell due): the job row is locked
-    (PostgreSQL) and the conditional update counts running runs in the same
-    statement, so two workers can never both start past max_instances.
-    Manual runs ("Run now") are not limited; a retry attempt is never dropped.
+    scheduler applied it when the slot fell due): under the job's lock the
+    update's count is a new statement's snapshot, so two workers can never
+    both start past max_instances. Manual runs ("Run now") are not limited;
+    a retry attempt is never dropped. The claimed row and its job stay
+    loaded after the commit (the caller reads them without a query).
     """
-    row = session.get(Execution, execution_id)
+    row = _locked_with_job(session, execution_id)
     if row is None or row.status not in _CLAIMABLE or overlap.is_held_row(row):
         session.rollback()
         log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
         return None
-    lock_jobs(session, [row.job_id])  # claims of one job queue up here
     job = row.job
     limited = row.triggered_by not in (TriggeredBy.MANUAL, TriggeredBy.API)
     running = (
@@ -82,7 +86,7 @@ def claim(
         .where(Running.job_id == row.job_id, Running.status == ExecutionStatus.RUNNING.value)
         .scalar_subquery()
     )
-    result = session.execute(
+    taken = session.execute(
         update(Execution)
         .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
         .where(~overlap.is_held())
@@ -96,16 +100,46 @@ def claim(
             # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
             queued_at=enqueued_at if enqueued_at is not None else Execution.queued_at,
         )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 1:  # type: ignore[attr-defined]
-        session.refresh(row)
-        webhooks.emit(session, WebhookPhase.STARTED, row, now)
-        session.commit()
-        return row
+        .returning(Execution, webhooks.listened(WebhookPhase.STARTED, row.job_id))
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if taken is not None:
+        claimed, listened = taken
+        set_committed_value(claimed, "job", job)  # refreshing the row forgot it: no reload
+        if listened:
+            webhooks.emit(session, WebhookPhase.STARTED, claimed, now)
+        _commit_keeping(session)
+        return claimed
     _cannot_start(session, row, job, now)
     session.commit()
     return None
+
+
+def _locked_with_job(session: DbSession, execution_id: uuid.UUID) -> Execution | None:
+    """The execution with its job loaded, the job row locked (PostgreSQL): one statement.
+
+    Claims of one job queue up here. ``FOR UPDATE OF`` the job only: the run
+    itself is changed by the conditional update that follows.
+    """
+    return session.scalars(
+        select(Execution)
+        .join(Execution.job)
+        .options(contains_eager(Execution.job))
+        .where(Execution.id == execution_id)
+        .with_for_update(of=ScheduledJob)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def _commit_keeping(session: DbSession) -> None:
+    """Commit without expiring what was loaded: the caller reads it after the session closes."""
+    target = session() if isinstance(session, scoped_session) else session
+    before = target.expire_on_commit
+    target.expire_on_commit = False
+    try:
+        target.commit()
+    finally:
+        target.expire_on_commit = before
 
 
 def _cannot_start(session: DbSession, row: Execution, job: ScheduledJob, now: datetime) -> None:
@@ -192,33 +226,62 @@ def finish(
     outcome: Outcome,
     now: datetime,
     max_abandoned: int = retries.DEFAULT_MAX_ABANDONED,
+    *,
+    claimed: Execution | None = None,
 ) -> bool:
     """Record the outcome if the execution is still ours (running); then what follows it.
 
     In the same transaction: the job's summary, the webhook events, and for a
-    failure its retry (or its burial, and maybe the job's stop).
+    failure its retry (or its burial, and maybe the job's stop). ``claimed``
+    is the row the claim returned (its job and start), which saves reading it
+    again. The job's summary goes out first (the job row before the run's,
+    the order claims and reconcile lock in); then one conditional update
+    records the end and returns the row, and nothing is kept unless it was
+    still running.
     """
-    row = session.get(Execution, execution_id)
-    if row is None or row.status != ExecutionStatus.RUNNING:
-        log.warning(
-            "execution %s was closed meanwhile (%s); outcome dropped",
-            execution_id,
-            row and row.status,
+    if claimed is not None:
+        job_id, started = claimed.job_id, claimed.started_at
+    else:
+        known = session.execute(
+            select(Execution.job_id, Execution.started_at).where(Execution.id == execution_id)
+        ).one_or_none()
+        if known is None:
+            return _dropped(session, execution_id)
+        job_id, started = known
+    started = started or now
+    _update_job_summary(session, job_id, outcome.status.value, started)
+    phase = _END_PHASES[outcome.status.value]
+    ended = session.execute(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.RUNNING.value)
+        .values(
+            status=outcome.status.value,
+            completed_at=now,
+            duration_seconds=max((now - started).total_seconds(), 0.0),
+            result=outcome.result,
+            error_message=outcome.error,
+            error_traceback=outcome.traceback,
+            log_output=outcome.log or None,
+            http_status=outcome.http_status,
         )
-        session.rollback()
-        return False
-    started = row.started_at or now
-    row.status = outcome.status.value
-    row.completed_at = now
-    row.duration_seconds = max((now - started).total_seconds(), 0.0)
-    row.result = outcome.result
-    row.error_message = outcome.error
-    row.error_traceback = outcome.traceback
-    row.log_output = outcome.log or None
-    row.http_status = outcome.http_status
-    _ended(session, row, now, abandoned=False, max_abandoned=max_abandoned)
+        .returning(Execution, webhooks.listened(phase, job_id))
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()
+    if ended is None:
+        return _dropped(session, execution_id)
+    row, listened = ended
+    if listened:
+        webhooks.emit(session, phase, row, now)
+    if row.status != ExecutionStatus.SUCCESS:
+        retries.on_failure(session, row, now, max_abandoned=max_abandoned)
     session.commit()
     return True
+
+
+def _dropped(session: DbSession, execution_id: uuid.UUID) -> bool:
+    session.rollback()
+    log.warning("execution %s was closed meanwhile; outcome dropped", execution_id)
+    return False
 
 
 def _ended(
@@ -230,21 +293,23 @@ def _ended(
     job row is locked before the run's, the order claims and reconcile use.
     """
     with session.no_autoflush:
-        _update_job_summary(session, row, now)
+        _update_job_summary(session, row.job_id, row.status, row.started_at or now)
     webhooks.emit(session, _END_PHASES[row.status], row, now)
     if row.status != ExecutionStatus.SUCCESS:
         retries.on_failure(session, row, now, abandoned=abandoned, max_abandoned=max_abandoned)
 
 
-def _update_job_summary(session: DbSession, row: Execution, now: datetime) -> None:
+def _update_job_summary(
+    session: DbSession, job_id: uuid.UUID, status: str, started: datetime
+) -> None:
     """last_run_time, last_status and the failure streak, updated atomically."""
-    failed = row.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+    failed = status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
     session.execute(
         update(ScheduledJob)
-        .where(ScheduledJob.id == row.job_id)
+        .where(ScheduledJob.id == job_id)
         .values(
-            last_run_time=row.started_at or now,
-            last_status=row.status,
+            last_run_time=started,
+            last_status=status,
             consecutive_failures=(ScheduledJob.consecutive_failures + 1) if failed else 0,
         )
     )
