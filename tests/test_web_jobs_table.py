@@ -121,7 +121,8 @@ def test_table_reloads_itself_after_a_save_in_the_sheet(client, editor, make_job
     sign_in(client, editor)
     html = client.get("/jobs?q=x").get_data(as_text=True)
     assert 'hx-get="/?q=x" hx-trigger="jobSaved from:body"' in html
-    assert '<dialog id="job-sheet" class="sheet" aria-labelledby="job-sheet-title job-form-title">' in html
+    sheet = '<dialog id="job-sheet" class="sheet" aria-labelledby="job-sheet-title job-form-title">'
+    assert sheet in html
 
 
 def test_changes_returns_only_rows_changed_since(client, editor, make_job, make_execution):

@@ -80,13 +80,26 @@
   }, true);
 
   // A sheet is filled by htmx each time it opens: closing empties it, so the next opening never
-  // shows the previous summary or form, and a running run's poll inside it stops.
+  // shows the previous summary or form, and a running run's poll inside it stops. A request
+  // still in flight inside it (the form's check of a field, sent as Save closed the sheet) is
+  // let answer first: its out-of-band swaps need their targets, or htmx reports an error.
+  function emptyClosedSheet(content) {
+    var dialog = content.closest("dialog");
+    if (dialog && !dialog.open && !content.querySelector(".htmx-request")) {
+      content.replaceChildren();
+    }
+  }
   document.addEventListener("close", function (event) {
     var dialog = event.target;
     if (!dialog.matches || !dialog.matches("dialog.sheet")) return;
     var content = dialog.querySelector("#job-sheet-body");
-    if (content) content.replaceChildren();
+    if (content) emptyClosedSheet(content);
   }, true);
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var content = event.target.closest && event.target.closest("#job-sheet-body");
+    // After htmx has removed the request's class (the swap itself is done by now).
+    if (content) window.setTimeout(function () { emptyClosedSheet(content); }, 0);
+  });
 
   // --- Confirm forms marked data-confirm in a <dialog>, not window.confirm. ---
   // Runs in the capture phase, before htmx sees the submit; a confirmed form is

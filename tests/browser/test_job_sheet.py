@@ -47,3 +47,26 @@ def test_create_in_the_sheet_then_edit_from_the_row(open_page, live_server, scre
     sheet.get_by_role("button", name="Save").click()
     expect(sheet).to_be_hidden()
     expect(page.locator("#jobs-table tbody tr", has_text=name + " renamed")).to_have_count(1)
+
+
+def test_a_field_check_answering_after_save_closed_the_sheet_is_no_error(open_page, live_server):
+    """Save can close (and empty) the sheet while the form's check of a field is in flight;
+    that answer's out-of-band swaps must still find their targets (no htmx error)."""
+    page = signed_in_page(open_page, live_server, "en-light")
+    held = []
+    page.route("**/jobs/validate", lambda route: held.append(route))  # answered after the close
+    page.get_by_role("link", name="Create a job").first.click()
+    sheet = page.locator("#job-sheet")
+    expect(sheet).to_be_visible()
+    htmx_idle(page)
+    sheet.locator("input[name=name]").fill(f"Late check {uuid.uuid4().hex[:6]}")
+    sheet.locator("input[name=cron_expression]").fill("*/5 * * * *")
+    sheet.get_by_role("button", name="Save").click()
+    expect(sheet).to_be_hidden()
+    assert held, "the field check was not sent"
+    with page.expect_response("**/jobs/validate"):
+        for route in held:
+            route.continue_()
+    htmx_idle(page)
+    # Emptied once the late answer is in: the next opening starts afresh.
+    expect(page.locator("#job-sheet-body > *")).to_have_count(0)

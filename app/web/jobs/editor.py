@@ -223,7 +223,11 @@ def _saved(job: ScheduledJob, created: bool) -> Response:
         flash(message, "success")
         return redirect(url_for("jobs.detail", job_id=job.id), code=303)
     if request.form.get("in_sheet"):
+        # The form stays as it is in the closing sheet (which empties itself once the form's
+        # requests still in flight have answered): a field check answering late still finds
+        # the error slots its out-of-band swaps fill.
         response = make_response("")
+        response.headers["HX-Reswap"] = "none"
         response.headers["HX-Trigger"] = json.dumps({"jobSaved": {"id": str(job.id)}})
         return htmx.add_toast(response, message, "success")
     flash(message, "success")
