@@ -59,8 +59,26 @@ def assert_no_horizontal_scroll(page: Page) -> int:
     )
     viewport = page.viewport_size
     width = min(inner_width, viewport["width"]) if viewport else inner_width
-    assert scroll_width <= width, f"the page is {scroll_width} px wide in a {width} px viewport"
+    if scroll_width > width:
+        culprits = page.evaluate(WIDEST_SCRIPT, width)
+        raise AssertionError(
+            f"the page is {scroll_width} px wide in a {width} px viewport; sticking out:\n"
+            + "\n".join(culprits)
+        )
     return int(width)
+
+
+# The innermost elements reaching past the viewport's end: where to look.
+WIDEST_SCRIPT = """width => [...document.body.querySelectorAll('*')]
+  .filter(e => e.getBoundingClientRect().right > width + 1)
+  .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > width + 1))
+  .slice(0, 8)
+  .map(e => {
+    const box = e.getBoundingClientRect();
+    return `${e.tagName.toLowerCase()}.${e.className} (${getComputedStyle(e).position}) `
+      + `${Math.round(box.left)}..${Math.round(box.right)}: `
+      + (e.textContent || '').trim().slice(0, 50);
+  })"""
 
 
 def _empty_script(route: Route) -> None:
