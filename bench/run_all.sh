@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark in turn, figures only (the processes' own logs are filtered out).
-# Needs PostgreSQL and Redis as for the tests; takes about 22 minutes.
+# Needs PostgreSQL and Redis as for the tests; takes well over an hour (3 alternating pairs each).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 run() {
