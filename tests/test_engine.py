@@ -173,9 +173,7 @@ def test_killed_work_horse_is_recorded_failed(engine, api_as, editor):
     response = api_as(editor).post(f"/jobs/{job_id}/action", {"action": "trigger"})
     assert response.status_code == 202
     running = wait_for(lambda: rows(job_id, status="running"), 15, engine.logs)[0]
-    horse = _child_pids(int(running.worker_name.split(":")[1]))
-    assert horse, "the work horse should be a child of the worker"
-    os.kill(horse[0], signal.SIGKILL)
+    os.kill(_work_horse(running), signal.SIGKILL)
     failed = wait_for(lambda: rows(job_id, status="failed"), 10, engine.logs)[0]
     assert failed.error_message.startswith("worker lost")
 
@@ -192,6 +190,14 @@ def test_killed_worker_is_swept_as_worker_lost(engine, api_as, editor):
     failed = wait_for(lambda: rows(job_id, status="failed"), 15, engine.logs)[0]
     assert "worker lost" in failed.error_message
     assert failed.id == running.id
+
+
+def _work_horse(running):
+    """The pid of a running run's work horse. The worker claims the run (it shows as
+    running) just before it forks, so the horse may take a moment to appear."""
+    worker = int(running.worker_name.split(":")[1])
+    children = wait_for(lambda: _child_pids(worker), 10, "no work horse under the worker")
+    return children[0]
 
 
 def _child_pids(pid):

@@ -24,7 +24,7 @@ from app.models import (
 )
 from tests.conftest import add_due_retries
 from tests.engine import wait_for
-from tests.test_engine import _child_pids, create, rows
+from tests.test_engine import _work_horse, create, rows
 from tests.test_webhook_delivery import documented_verifier
 
 pytestmark = pytest.mark.slow
@@ -250,9 +250,7 @@ def test_a_poison_pill_goes_dead_after_its_worker_died_n_times(engine, api_as, e
         running = wait_for(
             lambda a=attempt: rows(job_id, status="running", attempt=a), 20, engine.logs
         )[0]
-        horse = _child_pids(int(running.worker_name.split(":")[1]))
-        assert horse, "the work horse should be a child of the worker"
-        os.kill(horse[0], signal.SIGKILL)
+        os.kill(_work_horse(running), signal.SIGKILL)
     [dead] = wait_for(lambda: items(job_id, status="dead"), 20, engine.logs)
     assert dead.abandoned == 2 and "its worker died on 2 attempts" in dead.last_error
     assert [r.attempt for r in chain(job_id)] == [1, 2]
