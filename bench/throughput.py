@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.throughput --runs 1000 --worker-class simple --repeat 3
     .venv/bin/python -m bench.throughput --runs 1000 --worker-class fork --repeat 3
+    .venv/bin/python -m bench.throughput --runs 1000 --worker-class simple --jobs 100
 
 Almanac: N executions queued (as Run now does), then 2 workers start and run
 them, recorded in PostgreSQL. Raw RQ: N noop jobs enqueued on another Redis
@@ -49,27 +50,30 @@ from bench.common import (
 )
 
 
-def almanac(runs: int, worker_class: str, tmp: Path) -> float:
-    """Seconds from the first run's start to the last run's recorded end."""
+def almanac(runs: int, worker_class: str, tmp: Path, jobs: int = 1) -> float:
+    """Seconds from the first run's start to the last run's recorded end.
+
+    The runs belong to ``jobs`` jobs in turn: with one job every claim and record
+    waits for that job's row lock, which raw RQ (no jobs, no ledger) never does."""
     with bench_database() as url:
         app = bench_app(url)
         with app.app_context():
             now = utcnow()
-            insert_jobs(1, every=86400, anchor_of=lambda _i: now.replace(year=now.year + 1))
-            job_id = db.session.scalar(select(ScheduledJob.id))
+            insert_jobs(jobs, every=86400, anchor_of=lambda _i: now.replace(year=now.year + 1))
+            job_ids = list(db.session.scalars(select(ScheduledJob.id)))
             ids = [uuid.uuid4() for _ in range(runs)]
             db.session.execute(
                 insert(Execution),
                 [
                     {
                         "id": i,
-                        "job_id": job_id,
+                        "job_id": job_ids[n % len(job_ids)],
                         "status": "queued",
                         "triggered_by": "api",
                         "scheduled_for": now,
                         "queued_at": now,
                     }
-                    for i in ids
+                    for n, i in enumerate(ids)
                 ],
             )
             db.session.commit()
@@ -163,14 +167,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--worker-class", choices=("simple", "fork"), default="simple")
     parser.add_argument("--repeat", type=int, default=3, help="alternating Almanac/raw pairs")
+    parser.add_argument("--jobs", type=int, default=1, help="jobs the runs belong to, in turn")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
-    print(f"{args.runs} noop runs, 2 x {args.worker_class} workers, {args.repeat} pairs")
+    print(
+        f"{args.runs} noop runs of {args.jobs} job(s), 2 x {args.worker_class} workers, "
+        f"{args.repeat} pairs"
+    )
     print(f"  before: {uptime()}")
     ours: list[float] = []
     raw: list[float] = []
     for n in range(args.repeat):
-        ours.append(args.runs / almanac(args.runs, args.worker_class, tmp))
+        ours.append(args.runs / almanac(args.runs, args.worker_class, tmp, args.jobs))
         raw.append(args.runs / raw_rq(args.runs, args.worker_class, tmp))
         print(
             f"  pair {n + 1}: Almanac {ours[-1]:.0f} runs/s, raw RQ {raw[-1]:.0f} jobs/s, "
