@@ -341,8 +341,13 @@ def test_edited_schedule_takes_effect_without_restart(engine, api_as, editor):
     assert not successes(job_id)
     assert api.patch(f"/jobs/{job_id}", {"scheduleConfig": {"seconds": 1}}).status_code == 200
     wait_for(lambda: len(successes(job_id)) >= 3, 10, engine.logs)
-    slots = [row.scheduled_for for row in successes(job_id)]
-    assert one_second_apart(slots)
+    # Every slot of the new schedule is recorded, a second apart; on a loaded machine one
+    # may be skipped because the run before it still waited for a worker (overlap skip).
+    recorded = [row for row in rows(job_id) if row.status != "pending"]
+    assert one_second_apart([row.scheduled_for for row in recorded])
+    assert all(
+        "1 queued" in r.reason or "1 running" in r.reason for r in rows(job_id, status="skipped")
+    )
     assert not rows(job_id, status="pending")[1:]  # one armed slot at a time
 
 
