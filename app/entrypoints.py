@@ -72,20 +72,36 @@ def run_execution(execution_id: str) -> None:
         outcome = runs.Outcome(ExecutionStatus.FAILED, error="the run ended unexpectedly")
         ran: float | None = None  # seconds the task ran, once it returned
         try:
-            runs.wait_until_due(execution)
-            started = time.monotonic()
-            outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
-            ran = time.monotonic() - started
+            outcome, ran = _run_task(execution, job)
         finally:
-            limit = current_app.config["RETRY_MAX_ABANDONED"]
-            recorded = _patiently(
-                "record the outcome",
-                lambda: runs.finish(db.session, ident, outcome, utcnow(), limit, claimed=execution),
-                OUTCOME_PATIENCE,
-            )
-            if recorded:  # counted once, by whoever closed the run
-                telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
+            _record(ident, execution, job, outcome, ran)
             db.session.remove()
+
+
+def _run_task(execution: Execution, job: ScheduledJob) -> tuple[runs.Outcome, float]:
+    """Wait for the run's slot, then run its task: the outcome and the seconds it ran."""
+    runs.wait_until_due(execution)
+    started = time.monotonic()
+    outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
+    return outcome, time.monotonic() - started
+
+
+def _record(
+    ident: uuid.UUID,
+    execution: Execution,
+    job: ScheduledJob,
+    outcome: runs.Outcome,
+    ran: float | None,
+) -> None:
+    """Record a claimed run's outcome, waiting out a database outage; count it once."""
+    limit = current_app.config["RETRY_MAX_ABANDONED"]
+    recorded = _patiently(
+        "record the outcome",
+        lambda: runs.finish(db.session, ident, outcome, utcnow(), limit, claimed=execution),
+        OUTCOME_PATIENCE,
+    )
+    if recorded:  # counted once, by whoever closed the run
+        telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
 
 
 def _worker_name() -> str:
@@ -222,10 +238,7 @@ def _run_handed_off(handoff: Handoff) -> None:
     ran: float | None = None
     with _app_context():
         try:
-            runs.wait_until_due(execution)
-            started = time.monotonic()
-            outcome = runs.execute(job, current_app.config["LOG_OUTPUT_LIMIT"])
-            ran = time.monotonic() - started
+            outcome, ran = _run_task(execution, job)
         finally:
             handoff.write(outcome, ran)
             db.session.remove()  # if the task used the database
@@ -246,15 +259,7 @@ def record_after_horse(handoff: Handoff) -> None:
             _patiently("record a lost run", lambda: _lost(handoff.ident, reason, limit))
             return
         outcome, ran = reported
-        recorded = _patiently(
-            "record the outcome",
-            lambda: runs.finish(
-                db.session, handoff.ident, outcome, utcnow(), limit, claimed=execution
-            ),
-            OUTCOME_PATIENCE,
-        )
-        if recorded:
-            telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
+        _record(handoff.ident, execution, job, outcome, ran)
     finally:
         db.session.remove()
 
