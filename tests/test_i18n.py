@@ -14,7 +14,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask_babel import force_locale, ngettext
 
-from app.web.i18n import format_instant, format_relative
+from app.web.i18n import BROWSER_ZONE_COOKIE, format_instant, format_relative
 from tests.conftest import PASSWORD
 from tests.test_auth import csrf_token, post_login
 
@@ -171,16 +171,27 @@ def test_preferences_need_the_csrf_token(client):
     assert client.post("/preferences", data={"lang": "ar"}).status_code == 400
 
 
-def test_browser_zone_is_sent_once_in_the_background(client):
+def test_browser_zone_comes_from_its_own_cookie_not_the_session(client):
     assert "data-detect-zone" in client.get("/login").get_data(as_text=True)
-    token = csrf_token(client)
-    data = {"csrf_token": token, "browser_zone": "Australia/Sydney", "silent": "1"}
-    assert client.post("/preferences", data=data).status_code == 204
+    client.set_cookie(BROWSER_ZONE_COOKIE, "Australia%2FSydney")  # as app.js writes it
     html = client.get("/login").get_data(as_text=True)
     assert "data-detect-zone" not in html
     assert "Australia/Sydney" in html
-    bad = data | {"browser_zone": "../etc/passwd"}
-    assert client.post("/preferences", data=bad).status_code == 400
+
+
+def test_a_bad_browser_zone_cookie_is_ignored(client):
+    for bad in ("..%2Fetc%2Fpasswd", "Mars%2FOlympus", "x" * 100):
+        client.set_cookie(BROWSER_ZONE_COOKIE, bad)
+        html = client.get("/login").get_data(as_text=True)
+        assert "data-detect-zone" in html
+        assert "Now showing times in UTC." in html
+
+
+def test_the_preferences_form_no_longer_takes_a_browser_zone(client):
+    token = csrf_token(client)
+    data = {"csrf_token": token, "browser_zone": "Australia/Sydney", "silent": "1"}
+    assert client.post("/preferences", data=data).status_code == 204
+    assert "data-detect-zone" in client.get("/login").get_data(as_text=True)
 
 
 WINTER_NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

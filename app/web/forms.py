@@ -18,7 +18,6 @@ class PreferencesForm(FlaskForm):  # type: ignore[misc]
     lang = SelectField(choices=list(LANGUAGES), validators=[Optional()])
     zone = SelectField(choices=[BROWSER_ZONE, "UTC", ZONE_OTHER], validators=[Optional()])
     zone_name = StringField(_l("Time zone (IANA name)"), validators=[Optional(), Length(max=64)])
-    browser_zone = HiddenField(validators=[Optional(), Length(max=64)])
     theme = SelectField(choices=list(THEMES), validators=[Optional()])
     next = HiddenField()
     silent = HiddenField()
@@ -26,9 +25,4 @@ class PreferencesForm(FlaskForm):  # type: ignore[misc]
     def validate_zone_name(self, field: StringField) -> None:
         """An "other" zone must be a real IANA zone."""
         if self.zone.data == ZONE_OTHER and parse_zone(field.data or "") is None:
-            raise ValidationError(_l("Unknown time zone: use an IANA name such as Europe/Paris."))
-
-    def validate_browser_zone(self, field: HiddenField) -> None:
-        """The browser's zone is checked like any other."""
-        if field.data and parse_zone(field.data) is None:
             raise ValidationError(_l("Unknown time zone: use an IANA name such as Europe/Paris."))

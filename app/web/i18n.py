@@ -2,13 +2,17 @@
 
 Pages read the choices from the session; a signed-in user's choices are also
 kept on the user (``User.preferences``) and put back into the session at each
-sign-in. ``select_locale``/``select_timezone`` are Flask-Babel's selectors.
+sign-in. The browser's own zone belongs to the device: static/js/app.js writes
+it into its own cookie, so no background request can race a sign-in and put
+back the session it replaced. ``select_locale``/``select_timezone`` are
+Flask-Babel's selectors.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -22,9 +26,10 @@ from app.models import utcnow
 
 LANGUAGES = ("en", "ar")
 THEMES = ("light", "dark", "system")
-BROWSER_ZONE = "browser"  # the zone the browser reports (sent once by static/js/app.js)
+BROWSER_ZONE = "browser"  # the zone the browser reports (in BROWSER_ZONE_COOKIE)
+BROWSER_ZONE_COOKIE = "almanac_zone"  # written by static/js/app.js, never by the server
 # Session keys: one place, so a later move to a user column is a local change.
-LANG_KEY, ZONE_KEY, BROWSER_ZONE_KEY, THEME_KEY = "lang", "zone", "browser_zone", "theme"
+LANG_KEY, ZONE_KEY, THEME_KEY = "lang", "zone", "theme"
 
 
 def parse_zone(name: str) -> str | None:
@@ -56,8 +61,13 @@ def select_timezone() -> str:
     """The display zone: the chosen zone, or the browser's once it has been sent, else UTC."""
     choice = zone_choice()
     if choice == BROWSER_ZONE:
-        choice = str(session.get(BROWSER_ZONE_KEY) or "UTC")
+        choice = browser_zone() or "UTC"
     return parse_zone(choice) or "UTC"
+
+
+def browser_zone() -> str | None:
+    """The zone the browser reported in its cookie, if it is a real IANA zone."""
+    return parse_zone(unquote(request.cookies.get(BROWSER_ZONE_COOKIE, "")))
 
 
 def theme() -> str:
@@ -110,7 +120,8 @@ def template_context() -> dict[str, Any]:
         "page_theme": theme(),
         "display_zone": select_timezone(),
         "zone_choice": zone_choice(),
-        "zone_detected": BROWSER_ZONE_KEY in session,
+        "zone_detected": browser_zone() is not None,
+        "zone_cookie": BROWSER_ZONE_COOKIE,
         "has_endpoint": has_endpoint,
     }
 

@@ -19,7 +19,7 @@ def _save(form: PreferencesForm) -> None:
     """Store only the fields this form sent (the language switch sends only ``lang``).
 
     The session applies them at once; a signed-in user keeps them for the next
-    sign-in too. The browser's own zone belongs to the device, not the user.
+    sign-in too. The browser's own zone belongs to the device (its cookie, see i18n).
     """
     changes: dict[str, str] = {}
     if form.lang.data:
@@ -30,8 +30,6 @@ def _save(form: PreferencesForm) -> None:
         zone = form.zone_name.data.strip() if form.zone.data == ZONE_OTHER else form.zone.data
         changes[i18n.ZONE_KEY] = zone
     session.update(changes)
-    if form.browser_zone.data:
-        session[i18n.BROWSER_ZONE_KEY] = form.browser_zone.data
     if changes and current_user.is_authenticated:
         accounts.save_preferences(db.session, current_user, changes)
 
@@ -43,7 +41,7 @@ def save() -> Response:
     back = safe_local_path(form.next.data, url_for("jobs.index"))
     if form.validate_on_submit():
         _save(form)
-        if form.silent.data:  # the own script sending the browser's zone in the background
+        if form.silent.data:  # the own script saving a choice in the background (the theme)
             return Response(status=204)
     else:
         for errors in form.errors.values():

@@ -17,14 +17,20 @@
     });
   }
 
-  // The browser's zone is read once and sent once; the server stores it in the
-  // session, so the next page shows times in it (this one says which zone it used).
+  // The browser's zone goes in its own cookie, written here, so the next page
+  // shows times in it (this one says which zone it used). No request is sent:
+  // a background POST answered after a sign-in would overwrite the new session.
   var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
-  document.querySelectorAll("[data-browser-zone]").forEach(function (input) {
-    input.value = browserZone;
-  });
-  if (body.hasAttribute("data-detect-zone") && browserZone) {
-    savePreference({ browser_zone: browserZone });
+  var zoneCookie = body.dataset.zoneCookie;
+  if (zoneCookie && browserZone) {
+    var current = document.cookie.split("; ").filter(function (pair) {
+      return pair.indexOf(zoneCookie + "=") === 0;
+    })[0];
+    var wanted = zoneCookie + "=" + encodeURIComponent(browserZone);
+    if (current !== wanted) {
+      document.cookie = wanted + "; path=/; max-age=31536000; SameSite=Lax"
+        + (location.protocol === "https:" ? "; Secure" : "");
+    }
   }
 
   // After htmx pushes a new URL (a search, a page), the shell's preference

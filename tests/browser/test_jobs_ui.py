@@ -18,6 +18,7 @@ from tests.browser.pages import (
     assert_no_horizontal_scroll,
     check_axe_as_without_js,
     settle,
+    sign_in,
     signed_in_page,
 )
 
@@ -144,7 +145,7 @@ def test_theme_toggle_switches_at_once_and_is_remembered(open_page, live_server,
     expect(page.locator("html")).to_have_attribute("data-theme", "light")
 
 
-def test_browser_time_zone_is_sent_once_and_used(browser, live_server, page_errors):
+def test_browser_time_zone_is_kept_in_its_own_cookie_and_used(browser, live_server, page_errors):
     context = browser.new_context(timezone_id="Asia/Tokyo", locale="en-US")
     try:
         page = page_errors.watch(context.new_page())
@@ -154,8 +155,26 @@ def test_browser_time_zone_is_sent_once_and_used(browser, live_server, page_erro
         page.reload()
         expect(page.locator("body")).not_to_have_attribute("data-detect-zone", "")
         expect(page.locator(".settings .hint")).to_contain_text("Asia/Tokyo")
+        cookies = {c["name"]: c for c in context.cookies()}
+        assert cookies["almanac_zone"]["value"] == "Asia%2FTokyo"
+        assert cookies["almanac_zone"]["sameSite"] == "Lax"
     finally:
         context.close()
+
+
+def test_signing_in_at_once_is_not_undone_by_a_background_request(open_page, live_server):
+    """The login page sends nothing in the background: an answer arriving after the
+    sign-in would set the anonymous session cookie again (it did, with the zone)."""
+    page = open_page("phone")
+    background: list[str] = []
+    page.on("request", lambda r: background.append(r.url) if r.method == "POST" else None)
+    sign_in(page, live_server.url, live_server.email, live_server.password)
+    page.wait_for_url(f"{live_server.url}/")
+    settle(page)
+    assert background == [f"{live_server.url}/login"]
+    expect(page.locator("#status-panel")).to_be_attached()
+    page.goto(f"{live_server.url}/calendar")
+    assert page.url.startswith(f"{live_server.url}/calendar")
 
 
 def test_display_settings_form_changes_zone_without_javascript(open_page, live_server, screenshot):
