@@ -8,6 +8,7 @@ reconciles, and each of its transactions is fenced by the lease token.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -30,6 +31,9 @@ from app.version import __version__
 
 log = logging.getLogger("almanac.scheduler")
 FULL_RECONCILE_EVERY = 10
+# Wake this long after a slot's second begins: rq-scheduler's query counts
+# whole seconds, so waking a hair early would find nothing due.
+WAKE_MARGIN = 0.002
 
 
 class SchedulerProcess(GracefulLoop):
@@ -52,6 +56,7 @@ class SchedulerProcess(GracefulLoop):
             tzinfo=utcnow().tzinfo
         )
         self._passes = 0
+        self._behind = False
 
     def run(self) -> None:
         """Loop: heartbeat, lead or stand by, fire, reconcile."""
@@ -66,7 +71,7 @@ class SchedulerProcess(GracefulLoop):
             try:
                 while not self.stopping:
                     self._pass()
-                    self.pause(self.poll)
+                    self.pause(self.until_next_pass())
             finally:
                 self._shutdown()
 
@@ -91,6 +96,31 @@ class SchedulerProcess(GracefulLoop):
             # A bug must not stop scheduling for every job: log it loudly, go on.
             log.exception("scheduler pass failed unexpectedly; retrying")
             self._recover()
+
+    def until_next_pass(self) -> float:
+        """The poll, or less when the leader's next slot falls due sooner.
+
+        A due slot is moved within milliseconds of its time instead of up to a
+        poll later, and the poll still paces edits, held runs and heartbeats.
+        A slot already due after a pass (it fell due during the pass) gets one
+        pass at once; one still due after that waits for the poll, so a slot
+        that cannot be moved never makes the loop spin.
+        """
+        if self.lease is None:
+            return self.poll
+        try:
+            first = self.recurrence.first_due_at()
+        except (RedisError, OSError):
+            return self.poll  # the next pass logs and recovers
+        if first is None:
+            return self.poll
+        wait = first - time.time()
+        if wait > 0:
+            self._behind = False
+            return min(self.poll, wait + WAKE_MARGIN)
+        wait = self.poll if self._behind else 0.0
+        self._behind = True
+        return wait
 
     def _recover(self) -> None:
         """Roll back; reconcile on the next pass, which repairs what the failed one left."""

@@ -197,6 +197,11 @@ class Recurrence:
             self.connection.zrem(self.scheduler.scheduled_jobs_key, *orphans)
         return [job for job in jobs if job is not None]
 
+    def first_due_at(self) -> float | None:
+        """When the earliest armed entry falls due (UNIX seconds), or None when none is armed."""
+        first = self.connection.zrange(self.scheduler.scheduled_jobs_key, 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
     def drop(self, job_id: str) -> None:
         """Remove one armed entry without running it (unfenced: orphans only)."""
         self.apply(None, drop=[job_id])
