@@ -6,8 +6,10 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from babel import Locale
 
 from app.models import utcnow
+from app.web.calendar import grid
 from tests.test_web_jobs_actions import PARTIAL, sign_in
 
 SOON = utcnow() + timedelta(days=1)
@@ -288,3 +290,18 @@ def test_too_many_jobs_show_totals_and_say_how_to_narrow(
     monkeypatch.setitem(app.config, "CALENDAR_AGGREGATE_AFTER", 4)
     html = client.get(f"/calendar?view={view}&date={day}&zone=UTC").get_data(as_text=True)
     assert "cal-aggregated" not in html and "All jobs · " not in html
+
+
+@pytest.mark.parametrize(
+    ("value", "english", "arabic"),
+    [
+        (0, "0", "0"),
+        (293, "293", "293"),
+        (1440, "1.4K", "1.4 ألف"),
+        (12_345, "12K", "12 ألف"),
+        (1_440_000, "1.4M", "1.4 مليون"),
+    ],
+)
+def test_a_phone_month_shows_counts_in_a_few_characters(value, english, arabic):
+    assert grid.compact(value, Locale.parse("en")) == english
+    assert grid.compact(value, Locale.parse("ar")) == arabic

@@ -313,6 +313,10 @@ def test_aggregated_month_and_week_show_totals_that_open_the_day(
     if kind != "ar-dark":
         expect(total).to_contain_text("failed 1")
         assert_no_horizontal_scroll(page)
+    if kind != "phone":  # a wide month keeps the sentence, without the phone's figures
+        expect(total.locator(".cal-summary-words")).to_be_visible()
+        expect(total.locator(".cal-figures")).to_be_hidden()
+        expect(region(page).locator(".cal-key")).to_be_hidden()
     total.click()
     expect(page).to_have_url(
         re.compile(f"view=day.*date={seeded['day']}|date={seeded['day']}.*view=day")
@@ -329,3 +333,77 @@ def test_aggregated_month_and_week_show_totals_that_open_the_day(
     expect(region(page).locator(".cal-aggregated")).to_be_visible()
     settle(page)
     screenshot(page, f"calendar-month-aggregated-{kind}")
+
+
+# Each month cell's totals link: every visible word's box, and how many lines each text takes.
+# Visually-hidden text (clipped) and hidden text are for assistive tech only: not measured.
+TOTALS_FIT_SCRIPT = """
+cells => cells.flatMap(cell => {
+  const link = cell.querySelector('.cal-summary');
+  if (!link) return [];
+  const box = cell.getBoundingClientRect();
+  const shown = element => {
+    for (let at = element; at && at !== cell; at = at.parentElement) {
+      const style = getComputedStyle(at);
+      const hidden = style.display === 'none' || style.visibility === 'hidden';
+      if (hidden || style.clipPath !== 'none') return false;
+    }
+    return true;
+  };
+  const problems = [];
+  const walker = document.createTreeWalker(link, NodeFilter.SHOW_TEXT);
+  for (let node; (node = walker.nextNode()); ) {
+    if (!shown(node.parentElement)) continue;
+    const lines = new Set();
+    let words = 0;
+    for (const match of node.data.matchAll(/\\S+/g)) {
+      if (!/[\\p{L}\\p{N}]/u.test(match[0])) continue;  // a separator ("·") is no word
+      const range = document.createRange();
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + match[0].length);
+      const word = range.getBoundingClientRect();
+      if (!word.width && !word.height) continue;
+      words += 1;
+      lines.add(Math.round(word.top));
+      if (word.left < box.left - 0.5 || word.right > box.right + 0.5) {
+        const span = rect => `${rect.left.toFixed(1)} to ${rect.right.toFixed(1)}`;
+        problems.push(`${cell.dataset.day}: "${match[0]}" spills out of its cell ` +
+          `(${span(word)}, the cell ${span(box)})`);
+      }
+    }
+    if (lines.size > 1 && words < 2 * lines.size) {
+      problems.push(`${cell.dataset.day}: "${node.data.trim()}" wraps about one word a line ` +
+        `(${words} words on ${lines.size} lines)`);
+    }
+  }
+  return problems;
+})
+"""
+
+
+@pytest.mark.parametrize("kind", ["phone", "ar-dark"])
+def test_aggregated_month_totals_fit_their_cells_on_a_phone(
+    open_page, live_server, seeded, aggregated, screenshot, kind
+):
+    """A 375 px month's cells are ~45 px wide: the totals read there, every word inside its cell,
+    in English and in Arabic (right to left)."""
+    page = signed_in_page(open_page, live_server, kind)
+    if kind == "ar-dark":
+        page.set_viewport_size({"width": 375, "height": 812})
+    go(page, live_server, f"zone=UTC&q={TAG}")
+    expect(region(page).locator(".cal-aggregated")).to_be_visible()
+    cells = region(page).locator("table.cal-month td.cal-day")
+    expect(cells.locator(".cal-summary").first).to_be_visible()
+    problems = cells.evaluate_all(TOTALS_FIT_SCRIPT)
+    assert problems == [], "totals that do not fit their cells:\n" + "\n".join(problems[:10])
+    # Figures there, the failed one with its icon (not only red), the icons explained above;
+    # the link's name is still the whole sentence.
+    total = region(page).locator(f'td[data-day="{seeded["day"]}"] .cal-summary')
+    expect(total.locator('[data-figure="failed"]')).to_have_text("✕1")
+    expect(region(page).locator(".cal-key")).to_be_visible()
+    sentence = "All jobs · .* · failed 1 · " if kind == "phone" else "كل المهام · .* · الفاشلة 1 · "
+    expect(total).to_have_accessible_name(re.compile(sentence))
+    assert_no_horizontal_scroll(page)
+    settle(page)
+    check_axe(page)
+    screenshot(page, f"calendar-month-aggregated-{kind}-375")

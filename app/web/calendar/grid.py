@@ -15,7 +15,7 @@ from datetime import date, datetime
 from babel import Locale
 from babel.core import get_global
 from babel.dates import format_date, format_interval, format_time
-from babel.numbers import format_decimal
+from babel.numbers import format_compact_decimal, format_decimal
 
 from app.services.calendar.aggregate import Summary
 from app.services.calendar.entries import Bar, CalendarData, Entry
@@ -182,3 +182,16 @@ def number(value: int, locale: Locale) -> str:
     """A count in the locale's digits and grouping (an aggregated week formats ~500 of them,
     mostly the same few: Babel's formatting was a third of drawing it)."""
     return str(format_decimal(value, locale=locale))
+
+
+@functools.lru_cache(maxsize=4096)
+def compact(value: int, locale: Locale) -> str:
+    """A count in a few characters for a phone's month cell, CLDR's short form: 293, 1.4K, 12K,
+    1.4M ("1.4 مليون" in Arabic); one decimal only while the figure has one digit. A word after
+    the figure may go to the next line (CLDR joins them with a no-break space)."""
+    if value < 1000:
+        return number(value, locale)
+    short = str(format_compact_decimal(value, locale=locale))
+    if sum(char.isdigit() for char in short) == 1:
+        short = str(format_compact_decimal(value, locale=locale, fraction_digits=1))
+    return short.replace("\N{NO-BREAK SPACE}", " ")
