@@ -407,3 +407,69 @@ def test_aggregated_month_totals_fit_their_cells_on_a_phone(
     settle(page)
     check_axe(page)
     screenshot(page, f"calendar-month-aggregated-{kind}-375")
+
+
+# Each weekday header's shown text (not visually-hidden or hidden text, which is for assistive
+# tech) against its own cell: text wider than a column runs into its neighbour's header.
+HEADERS_FIT_SCRIPT = """
+cells => cells.flatMap(cell => {
+  const box = cell.getBoundingClientRect();
+  const shown = element => {
+    for (let at = element; at && at !== cell.parentElement; at = at.parentElement) {
+      const style = getComputedStyle(at);
+      const hidden = style.display === 'none' || style.visibility === 'hidden';
+      if (hidden || style.clipPath !== 'none') return false;
+    }
+    return true;
+  };
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  let left = Infinity, right = -Infinity, text = '';
+  for (let node; (node = walker.nextNode()); ) {
+    if (!node.data.trim() || !shown(node.parentElement)) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rect = range.getBoundingClientRect();
+    if (!rect.width) continue;
+    left = Math.min(left, rect.left);
+    right = Math.max(right, rect.right);
+    text += node.data.trim() + ' ';
+  }
+  const span = (a, b) => `${a.toFixed(1)} to ${b.toFixed(1)}`;
+  if (!text) return [`the header of ${cell.dataset.day || cell.cellIndex} shows no text`];
+  if (left < box.left - 0.5 || right > box.right + 0.5) {
+    return [`"${text.trim()}" runs out of its header (${span(left, right)}, ` +
+      `the header ${span(box.left, box.right)})`];
+  }
+  return [];
+})
+"""
+
+
+@pytest.mark.parametrize("kind", ["phone", "ar-dark"])
+def test_weekday_headers_fit_their_columns_on_a_phone(
+    open_page, live_server, seeded, screenshot, kind
+):
+    """A 375 px month's columns are ~45 px wide, a week's ~85 px: each weekday's name shows
+    inside its own header, none running into the next ("الخميسالجمعة"), in English and Arabic;
+    a screen reader still hears the whole name."""
+    page = signed_in_page(open_page, live_server, kind)
+    month, week = "table.cal-month thead th", "table.cal-week thead th[data-day]"
+    problems = []
+    # 481 px: the narrowest month that still shows the short names ("خميس"), not the letters.
+    for width, view, headers in ((375, "month", month), (375, "week", week), (481, "month", month)):
+        page.set_viewport_size({"width": width, "height": 812})
+        go(page, live_server, f"view={view}&zone=UTC&date={seeded['day']}")
+        cells = region(page).locator(headers)
+        expect(cells).to_have_count(7)
+        found = cells.evaluate_all(HEADERS_FIT_SCRIPT)
+        problems += [f"{view} at {width} px: {problem}" for problem in found]
+        assert_no_horizontal_scroll(page)
+        settle(page)
+        check_axe(page)
+        screenshot(page, f"calendar-{view}-{kind}-{width}", full_page=False)
+    assert problems == [], "weekday headers that do not fit:\n" + "\n".join(problems)
+    # The whole name is what a screen reader says for a column.
+    name = "Saturday" if kind == "phone" else "السبت"
+    page.set_viewport_size({"width": 375, "height": 812})
+    go(page, live_server, f"zone=UTC&date={seeded['day']}")
+    expect(region(page).get_by_role("columnheader", name=name, exact=True)).to_have_count(1)

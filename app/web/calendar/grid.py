@@ -11,10 +11,11 @@ import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 
 from babel import Locale
 from babel.core import get_global
-from babel.dates import format_date, format_interval, format_time
+from babel.dates import format_date, format_interval, format_time, get_day_names
 from babel.numbers import format_compact_decimal, format_decimal
 
 from app.services.calendar.aggregate import Summary
@@ -54,12 +55,27 @@ class DayColumn:
     summary: Summary | None = None
 
 
+@dataclass(frozen=True)
+class Weekday:
+    """A month column's header in CLDR's widths: a wide month shows the abbreviation, a narrow
+    one (a phone) the short or narrow name, which fits a ~45 px column where Arabic's
+    abbreviations ("الخميس") ran into each other; screen readers always hear the whole name."""
+
+    wide: str
+    abbreviated: str
+    short: str
+    narrow: str
+
+
 @dataclass
 class Layout:
     """What the grid template draws."""
 
     title: str
+    # The week's "Sun 29" headers (a date: CLDR's format context).
     weekdays: list[str]
+    # The month's column headers (names standing alone: the stand-alone context).
+    headers: list[Weekday] = field(default_factory=list)
     weeks: list[list[Cell]] = field(default_factory=list)
     columns: list[DayColumn] = field(default_factory=list)
     agenda: list[Cell] = field(default_factory=list)
@@ -92,6 +108,7 @@ def layout(data: CalendarData, locale: Locale) -> Layout:
     weekdays = [str(names[day.weekday()]) for day in window.days[:7]]
     result = Layout(_title(window.view, window.anchor, window.days, locale), weekdays)
     if window.view == "month":
+        result.headers = [_weekday(day.weekday(), locale) for day in window.days[:7]]
         cells = [_cell(day, by_day[day], CELL_LIMIT["month"]) for day in window.days]
         for cell in cells:
             cell.summary = totals.get((cell.day, None))
@@ -104,6 +121,13 @@ def layout(data: CalendarData, locale: Locale) -> Layout:
         for column in result.columns:
             _sum_hours(column, totals)
     return result
+
+
+def _weekday(weekday: int, locale: Locale) -> Weekday:
+    def name(width: Literal["wide", "abbreviated", "short", "narrow"]) -> str:
+        return str(get_day_names(width, "stand-alone", locale)[weekday])
+
+    return Weekday(name("wide"), name("abbreviated"), name("short"), name("narrow"))
 
 
 def _sum_hours(column: DayColumn, totals: dict[tuple[date, int | None], Summary]) -> None:
