@@ -213,6 +213,7 @@ class SchedulerProcess(GracefulLoop):
             session.rollback()  # an idle pass writes nothing, so it costs next to nothing
             return
         self._move_first(plan)
+        firing.mark_moved(db.session, plan, now)  # after the move: lateness does not wait
         self._commit(plan, now)
         if plan.next:
             following = Plan(next=plan.next)

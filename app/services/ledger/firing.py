@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from rq.job import Job as RqJob
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,7 +28,7 @@ from app.models import (
 )
 from app.services.batches import chunks
 from app.services.ledger import misfire, overlap
-from app.services.ledger.recurrence import Arm, rq_job_id
+from app.services.ledger.recurrence import Arm, Armed, rq_job_id
 from app.services.ledger.slots import insert_slots, store_next_times
 from app.services.scheduling import schedule
 
@@ -38,7 +37,7 @@ from app.services.scheduling import schedule
 class Plan:
     """Redis work decided in a transaction, done only after it commits."""
 
-    move: list[RqJob] = field(default_factory=list)
+    move: list[Armed] = field(default_factory=list)
     enqueue: list[Arm] = field(default_factory=list)
     arm: list[Arm] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
@@ -200,7 +199,7 @@ class Due:
     """A due slot: its row, and the rq-scheduler entry if it came from one."""
 
     execution: Execution
-    rq_job: RqJob | None = None
+    entry: Armed | None = None
 
 
 def fire(
@@ -215,6 +214,9 @@ def fire(
     """Decide what each due slot becomes; the jobs' next slots go to ``plan.next``.
 
     ``run_all_cap`` bounds how many missed slots a ``run_all`` job catches up.
+    The caller marks the moved slots queued (``mark_moved``) before it commits:
+    the scheduler does so after moving them, so their lateness does not wait
+    for that update.
     """
     loads = overlap.loads(session, {d.execution.job_id: d.execution.job for d in due}.values())
     for item in due:
@@ -234,7 +236,6 @@ def fire(
             continue
         _on_time(session, item, now, loads[job.id], plan, run_all_cap)
         plan.next.append((job, row.scheduled_for))
-    mark_moved(session, plan, now)
 
 
 def _on_time(
@@ -252,8 +253,8 @@ def _on_time(
         _start(item, now, plan)
         load.queued += 1
         return
-    if item.rq_job is not None:
-        plan.drop.append(item.rq_job.id)
+    if item.entry is not None:
+        plan.drop.append(item.entry.id)
     if overlap.wait_or_skip(session, row, load, now, line_cap=line_cap):
         load.held.append((row.scheduled_for, False))
         plan.counts["held"] += 1
@@ -263,8 +264,8 @@ def _on_time(
 
 def _discard(session: DbSession, item: Due, plan: Plan) -> None:
     """A slot that is no longer wanted (job paused, deleted, already handled)."""
-    if item.rq_job is not None:
-        plan.drop.append(item.rq_job.id)
+    if item.entry is not None:
+        plan.drop.append(item.entry.id)
     if item.execution.status == ExecutionStatus.PENDING and not overlap.is_held_row(item.execution):
         session.delete(item.execution)
     plan.counts["discarded"] += 1
@@ -273,13 +274,13 @@ def _discard(session: DbSession, item: Due, plan: Plan) -> None:
 def _start(item: Due, now: datetime, plan: Plan) -> None:
     """Send the slot to its queue: through rq-scheduler if armed there, else directly."""
     row = item.execution
-    if item.rq_job is not None:
+    if item.entry is not None:
         # Marked queued in one conditional UPDATE (mark_moved), not by the ORM:
         # the move may happen before the commit, and a worker's claim must not
         # be overwritten by a late flush.
         set_committed_value(row, "status", ExecutionStatus.QUEUED.value)
         set_committed_value(row, "queued_at", now)
-        plan.move.append(item.rq_job)
+        plan.move.append(item.entry)
         plan.moved_ids.append(row.id)
     else:
         row.status = ExecutionStatus.QUEUED.value
@@ -325,8 +326,8 @@ def _misfire(
     """
     row, job = item.execution, item.execution.job
     assert row.scheduled_for is not None
-    if item.rq_job is not None:
-        plan.drop.append(item.rq_job.id)
+    if item.entry is not None:
+        plan.drop.append(item.entry.id)
     later = [
         t for t in schedule.upcoming(job, row.scheduled_for, misfire.MAX_MISSED_ROWS) if t <= now
     ]

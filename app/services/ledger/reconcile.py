@@ -313,6 +313,7 @@ def _sync_chunk(
     session.flush()
     if due:
         firing.fire(session, due, now, instance_id, plan, run_all_cap=run_all_cap)
+        firing.mark_moved(session, plan, now)
     firing.plan_next_many(session, instance_id, plan, now)
     session.flush()
     for key in set(session.identity_map.keys()) - known:

@@ -5,6 +5,11 @@ set at its UTC instant under an id derived from the execution row that stands
 for the slot. rq-scheduler's own ``cron()`` and interval repetition are not
 used: no per-job time zone, drifting intervals, one id reused for every run.
 Swapping the recurrence engine later is a change to this module only.
+
+The expensive RQ work happens when a slot is armed: its job hash is saved
+whole then. Firing only flips the hash to queued and moves the id from the
+sorted set onto its queue, so a burst of due slots costs a few small Redis
+commands each, not a fetch, a deserialisation and a full save per job.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import now as rq_now
+from rq.utils import utcformat
 from rq_scheduler import Scheduler
 from rq_scheduler.utils import to_unix
 
@@ -96,6 +103,14 @@ class Arm:
     timeout: int
 
 
+@dataclass(frozen=True)
+class Armed:
+    """A due rq-scheduler entry: its RQ job id and the queue it was armed for."""
+
+    id: str
+    queue: str
+
+
 class Recurrence:
     """rq-scheduler and RQ queues on one Redis connection."""
 
@@ -126,7 +141,7 @@ class Recurrence:
         *,
         drop: Sequence[str] = (),
         disarm: Sequence[uuid.UUID] = (),
-        move: Sequence[Job] = (),
+        move: Sequence[Armed] = (),
         enqueue: Sequence[Arm] = (),
         arm: Sequence[Arm] = (),
     ) -> None:
@@ -141,7 +156,7 @@ class Recurrence:
         ops: list[Callable[[Pipeline], object]] = []
         ops += [partial(self._drop, job_id) for job_id in drop]
         ops += [partial(self._drop, rq_job_id(e)) for e in disarm]
-        ops += [partial(self._move, job) for job in move]
+        ops += [partial(self._move, entry) for entry in move]
         ops += [partial(self._enqueue, a) for a in enqueue]
         ops += [partial(self._arm, a) for a in arm]
         for batch in chunks(ops, _PIPELINE_BATCH):
@@ -168,10 +183,23 @@ class Recurrence:
         pipe.zrem(self.scheduler.scheduled_jobs_key, job_id)
         pipe.delete(JsonJob.key_for(job_id))
 
-    def _move(self, job: Job, pipe: Pipeline) -> None:
-        """rq-scheduler's move of a due job into its queue, inside our transaction."""
-        self.scheduler.get_queue_for_job(job).enqueue_job(job, pipeline=pipe)
-        pipe.zrem(self.scheduler.scheduled_jobs_key, job.id)
+    def _move(self, entry: Armed, pipe: Pipeline) -> None:
+        """rq-scheduler's move of a due entry into its queue, inside our transaction.
+
+        What ``Queue.enqueue_job`` does for a job saved whole at arm time (no
+        dependencies, no TTL, not deferred): status and enqueue time (stamped
+        here, as RQ stamps it before its pipeline runs), the queue listed, the
+        id pushed; then the entry leaves the sorted set.
+        """
+        queue_key = Queue.redis_queue_namespace_prefix + entry.queue
+        stamp = utcformat(rq_now())
+        pipe.hset(
+            JsonJob.key_for(entry.id),
+            mapping={"status": JobStatus.QUEUED.value, "enqueued_at": stamp},
+        )
+        pipe.sadd(Queue.redis_queues_keys, queue_key)
+        pipe.rpush(queue_key, entry.id)
+        pipe.zrem(self.scheduler.scheduled_jobs_key, entry.id)
 
     def _enqueue(self, arm: Arm, pipe: Pipeline) -> None:
         self._queue(arm.queue).enqueue_job(self._job(arm), pipeline=pipe)
@@ -184,18 +212,31 @@ class Recurrence:
     def _queue(self, name: str) -> Queue:
         return Queue(name, connection=self.connection, job_class=JsonJob, serializer=JSONSerializer)
 
-    def due(self) -> list[Job]:
-        """Armed jobs whose time has come: rq-scheduler's query, its jobs fetched in one trip."""
+    def due(self) -> list[Armed]:
+        """Armed entries whose time has come (rq-scheduler's query), each with its queue.
+
+        One pipelined read of each job hash's queue, not the whole hash: an
+        entry whose hash is gone is removed and left out.
+        """
         until = to_unix(datetime.now(UTC).replace(tzinfo=None))
         ids = [
             _text(i)
             for i in self.connection.zrangebyscore(self.scheduler.scheduled_jobs_key, 0, until)
         ]
-        jobs = JsonJob.fetch_many(ids, connection=self.connection) if ids else []
-        orphans = [job_id for job_id, job in zip(ids, jobs, strict=True) if job is None]
+        if not ids:
+            return []
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hget(JsonJob.key_for(job_id), "origin")
+            queues = pipe.execute()
+        orphans = [job_id for job_id, queue in zip(ids, queues, strict=True) if queue is None]
         if orphans:
             self.connection.zrem(self.scheduler.scheduled_jobs_key, *orphans)
-        return [job for job in jobs if job is not None]
+        return [
+            Armed(job_id, _text(queue))
+            for job_id, queue in zip(ids, queues, strict=True)
+            if queue is not None
+        ]
 
     def first_due_at(self) -> float | None:
         """When the earliest armed entry falls due (UNIX seconds), or None when none is armed."""
