@@ -8,10 +8,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from rq import Queue
 from rq.job import JobStatus
 
-from app.services.ledger.recurrence import ENTRY_FUNC, Arm, Armed, JsonJob, rq_job_id
+from app.services.ledger.recurrence import ENTRY_FUNC, Arm, Armed, Fenced, JsonJob, rq_job_id
 
 
 def arm_due(rec, queue="default", seconds_ago=2):
@@ -51,3 +52,31 @@ def test_a_moved_job_is_what_rq_enqueue_job_leaves(rec):
     assert job.enqueued_at is not None
     enqueued = job.enqueued_at.replace(tzinfo=UTC)
     assert before - timedelta(milliseconds=1) <= enqueued <= datetime.now(UTC)
+
+
+def test_a_burst_larger_than_one_script_call_moves_every_entry_to_its_queue(rec):
+    when = datetime.now(UTC) - timedelta(seconds=1)
+    arms = [Arm(uuid.uuid4(), when, ("a", "b")[i % 2], 60) for i in range(1201)]
+    rec.apply(None, arm=arms)
+    due = rec.due()
+    assert len(due) == 1201
+    rec.apply(None, move=due)
+    assert rec.armed_count() == 0
+    for name, count in (("a", 601), ("b", 600)):
+        queue = Queue(name, connection=rec.connection, job_class=JsonJob)
+        assert queue.count == count
+    statuses = {
+        JsonJob.fetch(rq_job_id(a.execution_id), connection=rec.connection).get_status()
+        for a in arms[::100]
+    }
+    assert statuses == {JobStatus.QUEUED}
+
+
+def test_a_stale_leader_moves_nothing(rec):
+    assert rec.claim_token(7)
+    execution_id = arm_due(rec)
+    due = rec.due()
+    with pytest.raises(Fenced):
+        rec.apply(6, move=due)
+    assert rec.is_armed(rq_job_id(execution_id))
+    assert Queue("default", connection=rec.connection).count == 0

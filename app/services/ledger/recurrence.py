@@ -53,6 +53,23 @@ return tonumber(current) == tonumber(ARGV[1]) and 1 or 0
 """
 
 
+# RQ's enqueue of jobs saved whole at arm time, for a batch of due entries:
+# flip each hash to queued, list its queue, push its id, take it off the
+# sorted set. ARGV: the enqueue stamp, the job and queue key prefixes, then
+# (id, queue) pairs. One command per batch instead of four per job.
+_MOVE_SCRIPT = """
+local stamp, job_prefix, queue_prefix = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV, 2 do
+  local id, queue_key = ARGV[i], queue_prefix .. ARGV[i + 1]
+  redis.call('HSET', job_prefix .. id, 'status', 'queued', 'enqueued_at', stamp)
+  redis.call('SADD', KEYS[2], queue_key)
+  redis.call('RPUSH', queue_key, id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return (#ARGV - 3) / 2
+"""
+
+
 class Fenced(RuntimeError):
     """A leader write refused: another scheduler holds a newer token (or Redis forgot it)."""
 
@@ -62,6 +79,7 @@ class Fenced(RuntimeError):
 
 
 _PIPELINE_BATCH = 500
+_MOVE_BATCH = 500  # due entries per script call
 # Finished RQ jobs are not kept: the database keeps the record of every run.
 _FAILURE_TTL = 24 * 3600
 
@@ -117,6 +135,7 @@ class Recurrence:
     def __init__(self, connection: Redis) -> None:
         self.connection = connection
         self.scheduler = Scheduler(connection=connection, job_class=JsonJob)
+        self._move_script = connection.register_script(_MOVE_SCRIPT)
 
     def _job(self, arm: Arm) -> Job:
         job: Job = self.scheduler._create_job(
@@ -156,7 +175,7 @@ class Recurrence:
         ops: list[Callable[[Pipeline], object]] = []
         ops += [partial(self._drop, job_id) for job_id in drop]
         ops += [partial(self._drop, rq_job_id(e)) for e in disarm]
-        ops += [partial(self._move, entry) for entry in move]
+        ops += [partial(self._move, part) for part in chunks(list(move), _MOVE_BATCH)]
         ops += [partial(self._enqueue, a) for a in enqueue]
         ops += [partial(self._arm, a) for a in arm]
         for batch in chunks(ops, _PIPELINE_BATCH):
@@ -183,23 +202,23 @@ class Recurrence:
         pipe.zrem(self.scheduler.scheduled_jobs_key, job_id)
         pipe.delete(JsonJob.key_for(job_id))
 
-    def _move(self, entry: Armed, pipe: Pipeline) -> None:
-        """rq-scheduler's move of a due entry into its queue, inside our transaction.
+    def _move(self, entries: Sequence[Armed], pipe: Pipeline) -> None:
+        """rq-scheduler's move of due entries into their queues, inside our transaction.
 
         What ``Queue.enqueue_job`` does for a job saved whole at arm time (no
         dependencies, no TTL, not deferred): status and enqueue time (stamped
         here, as RQ stamps it before its pipeline runs), the queue listed, the
-        id pushed; then the entry leaves the sorted set.
+        id pushed; then the entry leaves the sorted set (``_MOVE_SCRIPT``).
         """
-        queue_key = Queue.redis_queue_namespace_prefix + entry.queue
-        stamp = utcformat(rq_now())
-        pipe.hset(
-            JsonJob.key_for(entry.id),
-            mapping={"status": JobStatus.QUEUED.value, "enqueued_at": stamp},
-        )
-        pipe.sadd(Queue.redis_queues_keys, queue_key)
-        pipe.rpush(queue_key, entry.id)
-        pipe.zrem(self.scheduler.scheduled_jobs_key, entry.id)
+        args: list[str] = [
+            utcformat(rq_now()),
+            JsonJob.redis_job_namespace_prefix,
+            Queue.redis_queue_namespace_prefix,
+        ]
+        for entry in entries:
+            args += (entry.id, entry.queue)
+        keys = [self.scheduler.scheduled_jobs_key, Queue.redis_queues_keys]
+        self._move_script(keys=keys, args=args, client=pipe)
 
     def _enqueue(self, arm: Arm, pipe: Pipeline) -> None:
         self._queue(arm.queue).enqueue_job(self._job(arm), pipeline=pipe)
