@@ -61,11 +61,8 @@ def run_execution(execution_id: str) -> None:
         return
     with _app_context():
         rq_job = get_current_job()
-        enqueued_at = rq_job.enqueued_at if rq_job else None
-        if enqueued_at is not None and enqueued_at.tzinfo is None:
-            enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
         ident = uuid.UUID(execution_id)
-        claimed = _claim(ident, _worker_name(), enqueued_at)
+        claimed = _claim(ident, _worker_name(), _aware(rq_job.enqueued_at if rq_job else None))
         if claimed is None:
             return
         execution, job = claimed
@@ -102,6 +99,13 @@ def _record(
     )
     if recorded:  # counted once, by whoever closed the run
         telemetry.run_ended(job.task_function.name, outcome.status.value, ran)
+
+
+def _aware(enqueued_at: datetime | None) -> datetime | None:
+    """RQ's enqueue time as an aware UTC instant (RQ hands it back naive)."""
+    if enqueued_at is not None and enqueued_at.tzinfo is None:
+        return enqueued_at.replace(tzinfo=utcnow().tzinfo)
+    return enqueued_at
 
 
 def _worker_name() -> str:
@@ -208,11 +212,9 @@ _handoff: Handoff | None = None
 def claim_before_fork(ident: uuid.UUID, enqueued_at: datetime | None) -> Handoff:
     """In the forking worker: claim the run on the worker's own connection."""
     global _handoff
-    if enqueued_at is not None and enqueued_at.tzinfo is None:
-        enqueued_at = enqueued_at.replace(tzinfo=utcnow().tzinfo)
     handoff = Handoff(ident)
     try:
-        handoff.claimed = _claim(ident, _worker_name(), enqueued_at)
+        handoff.claimed = _claim(ident, _worker_name(), _aware(enqueued_at))
     except SQLAlchemyError as error:  # as before: RQ gives up, reconcile enqueues it again
         handoff.error = f"could not claim the run: {type(error).__name__}: {error}"
     _handoff = handoff
@@ -256,7 +258,7 @@ def record_after_horse(handoff: Handoff) -> None:
     try:
         if reported is None:
             reason = handoff.died or "worker lost: the work horse ended without an outcome"
-            _patiently("record a lost run", lambda: _lost(handoff.ident, reason, limit))
+            _patiently("record a lost run", lambda: record_lost(handoff.ident, reason, limit))
             return
         outcome, ran = reported
         _record(handoff.ident, execution, job, outcome, ran)
@@ -264,8 +266,9 @@ def record_after_horse(handoff: Handoff) -> None:
         db.session.remove()
 
 
-def _lost(ident: uuid.UUID, reason: str, limit: int) -> None:
-    """Close a run whose horse died: failed, retried per policy (``runs.fail_lost``)."""
+def record_lost(ident: uuid.UUID, reason: str, limit: int) -> None:
+    """Close a run whose horse died, if it is still running: failed, retried per policy
+    (``runs.fail_lost``), counted once; commits."""
     row = db.session.get(Execution, ident)
     if row is None or row.status != ExecutionStatus.RUNNING:
         db.session.rollback()

@@ -30,9 +30,9 @@ from sqlalchemy.exc import OperationalError
 
 from app import entrypoints, telemetry
 from app.extensions import db
-from app.models import Execution, ExecutionStatus, InstanceRole, utcnow
+from app.models import InstanceRole, utcnow
 from app.queues import redis_connection
-from app.services.ledger import instances, runs
+from app.services.ledger import instances
 from app.services.ledger.instances import WORKER_NAME_ENV, worker_name
 from app.services.ledger.recurrence import JsonJob, execution_id_of
 from app.version import __version__
@@ -344,10 +344,5 @@ def _horse_killed(job: Any, retpid: int, ret_val: int, _rusage: Any) -> None:
     reason = f"worker lost: work horse {retpid} died (status {ret_val})"
     if entrypoints.horse_died(execution_id, reason):
         return
-    row = db.session.get(Execution, execution_id)
-    if row is not None and row.status == ExecutionStatus.RUNNING:
-        runs.fail_lost(db.session, row, reason, utcnow(), current_app.config["RETRY_MAX_ABANDONED"])
-        task = row.job.task_function.name
-        db.session.commit()
-        telemetry.run_ended(task, ExecutionStatus.FAILED.value, None)
+    entrypoints.record_lost(execution_id, reason, current_app.config["RETRY_MAX_ABANDONED"])
     db.session.remove()
