@@ -63,9 +63,10 @@ def claim(
 ) -> Execution | None:
     """Take a queued execution for this worker; None if it must not run now.
 
-    Three statements and a commit: the run read with its job, the job row
+    Two statements and a commit: the run read with its job, the job row
     locked in the same statement (PostgreSQL); the conditional update that
-    counts running runs and returns the claimed row; the webhook look-up.
+    counts running runs and returns the claimed row with whether any webhook
+    listens for starts.
     The overlap rule is checked again here, where a run would start (the
     scheduler applied it when the slot fell due): under the job's lock the
     update's count is a new statement's snapshot, so two workers can never
