@@ -21,6 +21,25 @@ def _count(*where):
     return db.session.scalar(select(func.count()).select_from(RetryItem).where(*where))
 
 
+def _freeze_holding_a_claim(pid, logs) -> int:
+    """Stop the process (SIGSTOP) at a moment it holds claimed items; return how many.
+
+    A batch stays claimed only while it is launched (tens of milliseconds), so
+    seeing it and then killing could land just after the launch; stopping the
+    process first and counting again makes the moment certain.
+    """
+    deadline = time.monotonic() + 20
+    while True:
+        assert time.monotonic() < deadline, logs()
+        if _count(RetryItem.status == "claimed"):
+            os.kill(pid, signal.SIGSTOP)
+            held = _count(RetryItem.status == "claimed")
+            if held:
+                return held
+            os.kill(pid, signal.SIGCONT)
+        assert _count(RetryItem.status == "pending"), "drained before it could be killed"
+
+
 def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
     jobs = [
         make_job(editor, name=f"drain {n}", retry_count=1, schedule_config={"hours": 1})
@@ -38,13 +57,10 @@ def test_retry_process_killed_mid_drain(engine, make_job, editor, record):
     )
     add_due_retries(jobs, utcnow())
     # Kill it while it holds a claimed batch it has not launched yet.
-    deadline = time.monotonic() + 20
-    while not _count(RetryItem.status == "claimed"):
-        assert time.monotonic() < deadline, engine.logs()
-        assert _count(RetryItem.status == "pending"), "drained before it could be killed"
+    held = _freeze_holding_a_claim(first.pid, engine.logs)
     os.kill(first.pid, signal.SIGKILL)
     killed_at = time.monotonic()
-    held = _count(RetryItem.status == "claimed")
+    assert _count(RetryItem.status == "claimed") == held
     assert 0 < held <= BATCH  # one batch at most, never the whole backlog
     engine.retry(RETRY_BATCH_SIZE=str(BATCH))
     wait_for(lambda: _count(RetryItem.status == "done") == ITEMS, 40, engine.logs)
