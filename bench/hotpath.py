@@ -1,6 +1,6 @@
 """Profile of the worker's hot path: claim, run and record noop executions in-process.
 
-    .venv/bin/python -m bench.hotpath --runs 500 [--fork] [--top 25]
+    .venv/bin/python -m bench.hotpath --runs 500 [--fork] [--top 25] [--no-profile]
 
 Calls ``app.entrypoints.run_execution`` for N queued executions of one job on
 a throwaway PostgreSQL database under cProfile, and counts the SQL statements
@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument("--fork", action="store_true")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--show-sql", action="store_true", help="print the statements sent")
+    parser.add_argument(
+        "--no-profile", action="store_true", help="time only (cProfile slows Python ~2x)"
+    )
     args = parser.parse_args()
     with bench_database() as url:
         app = bench_app(url)
@@ -64,7 +67,8 @@ def main() -> None:
             event.listen(db.engine, "before_cursor_execute", count)
             profile = cProfile.Profile()
             began = time.perf_counter()
-            profile.enable()
+            if not args.no_profile:
+                profile.enable()
             for i in ids:
                 if args.fork:
                     _in_child(i)
@@ -77,7 +81,8 @@ def main() -> None:
     per_run = statements / args.runs if not args.fork else float("nan")
     print(f"{args.runs} runs in {elapsed:.2f} s: {1000 * elapsed / args.runs:.1f} ms per run")
     print(f"SQL statements per run (in-process only): {per_run:.1f}")
-    pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+    if not args.no_profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
 
 
 def _in_child(execution_id: uuid.UUID) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, or_, select
 
 from app import outbound, signing
 from app.extensions import DbSession
@@ -60,7 +60,7 @@ def status_matches(pattern: str | None, http_status: int | None) -> bool:
     return str(http_status) == pattern
 
 
-def listened(phase: WebhookPhase, job_id: uuid.UUID) -> ColumnElement[bool]:
+def listened(phase: WebhookPhase, job_id: uuid.UUID | BindParameter[Any]) -> ColumnElement[bool]:
     """SQL: an active webhook may want this phase of the job's runs (``emit`` would look).
 
     The worker asks it inside the statement that records a start or an end

@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.orm import aliased
@@ -180,15 +181,18 @@ def loads(
     return result
 
 
-def waiting_before(row: Execution) -> ColumnElement[bool]:
-    """SQL: an older slot of the same job is held, waiting for a free instance."""
+def waiting_before(job_id: Any, scheduled_for: Any) -> ColumnElement[bool]:
+    """SQL: an older slot of the job is held, waiting for a free instance.
+
+    ``job_id`` and ``scheduled_for`` are values or bound parameters.
+    """
     return (
         select(_Waiting.id)
         .where(
-            _Waiting.job_id == row.job_id,
+            _Waiting.job_id == job_id,
             _Waiting.status == ExecutionStatus.PENDING.value,
             _Waiting.held == true(),
-            _Waiting.scheduled_for < row.scheduled_for,
+            _Waiting.scheduled_for < scheduled_for,
         )
         .exists()
     )

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from rq.timeouts import JobTimeoutException
-from sqlalchemy import func, select, true, update
-from sqlalchemy.orm import aliased, contains_eager, scoped_session
+from sqlalchemy import select
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
@@ -32,13 +32,11 @@ from app.models import (
 from app.services.errors import ServiceError
 from app.services.events import webhooks
 from app.services.failures import retries
-from app.services.ledger import overlap
+from app.services.ledger import overlap, statements
 from app.services.ledger.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
 
 log = logging.getLogger(__name__)
-Running = aliased(Execution)
-_CLAIMABLE = (ExecutionStatus.PENDING.value, ExecutionStatus.QUEUED.value)
 
 
 @dataclass
@@ -65,8 +63,7 @@ def claim(
 
     Two statements and a commit: the run read with its job, the job row
     locked in the same statement (PostgreSQL); the conditional update that
-    counts running runs and returns the claimed row with whether any webhook
-    listens for starts.
+    counts running runs and says whether any webhook listens for starts.
     The overlap rule is checked again here, where a run would start (the
     scheduler applied it when the slot fell due): under the job's lock the
     update's count is a new statement's snapshot, so two workers can never
@@ -74,62 +71,44 @@ def claim(
     a retry attempt is never dropped. The claimed row and its job stay
     loaded after the commit (the caller reads them without a query).
     """
-    row = _locked_with_job(session, execution_id)
-    if row is None or row.status not in _CLAIMABLE or overlap.is_held_row(row):
+    row = session.scalars(statements.LOCKED_WITH_JOB, {"run": execution_id}).one_or_none()
+    if row is None or row.status not in statements.CLAIMABLE or overlap.is_held_row(row):
         session.rollback()
         log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
         return None
     job = row.job
     limited = row.triggered_by not in (TriggeredBy.MANUAL, TriggeredBy.API)
-    running = (
-        select(func.count())
-        .select_from(Running)
-        .where(Running.job_id == row.job_id, Running.status == ExecutionStatus.RUNNING.value)
-        .scalar_subquery()
-    )
+    # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
+    queued_at = enqueued_at if enqueued_at is not None else row.queued_at
     taken = session.execute(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.status.in_(_CLAIMABLE))
-        .where(~overlap.is_held())
-        .where(running < job.max_instances if limited else true())
-        # Slots start in order: none overtakes an older slot still waiting its turn.
-        .where(~overlap.waiting_before(row) if limited else true())
-        .values(
-            status=ExecutionStatus.RUNNING.value,
-            started_at=now,
-            worker_name=worker,
-            # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
-            queued_at=enqueued_at if enqueued_at is not None else Execution.queued_at,
-        )
-        .returning(Execution, webhooks.listened(WebhookPhase.STARTED, row.job_id))
-        .execution_options(synchronize_session=False, populate_existing=True)
+        statements.claim(limited),
+        {
+            "run": execution_id,
+            "job": row.job_id,
+            "limit": job.max_instances,
+            "slot": row.scheduled_for,
+            "now": now,
+            "worker": worker,
+            "enqueued": queued_at,
+        },
     ).one_or_none()
     if taken is not None:
-        claimed, listened = taken
-        set_committed_value(claimed, "job", job)  # refreshing the row forgot it: no reload
-        if listened:
-            webhooks.emit(session, WebhookPhase.STARTED, claimed, now)
+        # What the update wrote, without reading the row back.
+        written = {
+            "status": ExecutionStatus.RUNNING.value,
+            "started_at": now,
+            "worker_name": worker,
+            "queued_at": queued_at,
+        }
+        for key, value in written.items():
+            set_committed_value(row, key, value)
+        if taken.listened:
+            webhooks.emit(session, WebhookPhase.STARTED, row, now)
         _commit_keeping(session)
-        return claimed
+        return row
     _cannot_start(session, row, job, now)
     session.commit()
     return None
-
-
-def _locked_with_job(session: DbSession, execution_id: uuid.UUID) -> Execution | None:
-    """The execution with its job loaded, the job row locked (PostgreSQL): one statement.
-
-    Claims of one job queue up here. ``FOR UPDATE OF`` the job only: the run
-    itself is changed by the conditional update that follows.
-    """
-    return session.scalars(
-        select(Execution)
-        .join(Execution.job)
-        .options(contains_eager(Execution.job))
-        .where(Execution.id == execution_id)
-        .with_for_update(of=ScheduledJob)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
 
 
 def _commit_keeping(session: DbSession) -> None:
@@ -253,28 +232,30 @@ def finish(
     _update_job_summary(session, job_id, outcome.status.value, started)
     phase = _END_PHASES[outcome.status.value]
     ended = session.execute(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.RUNNING.value)
-        .values(
-            status=outcome.status.value,
-            completed_at=now,
-            duration_seconds=max((now - started).total_seconds(), 0.0),
-            result=outcome.result,
-            error_message=outcome.error,
-            error_traceback=outcome.traceback,
-            log_output=outcome.log or None,
-            http_status=outcome.http_status,
-        )
-        .returning(Execution, webhooks.listened(phase, job_id))
-        .execution_options(synchronize_session=False, populate_existing=True)
+        statements.end(phase),
+        {
+            "run": execution_id,
+            "job": job_id,
+            "outcome": outcome.status.value,
+            "now": now,
+            "duration": max((now - started).total_seconds(), 0.0),
+            "value": outcome.result,
+            "error": outcome.error,
+            "trace": outcome.traceback,
+            "log": outcome.log or None,
+            "http": outcome.http_status,
+        },
     ).one_or_none()
     if ended is None:
         return _dropped(session, execution_id)
-    row, listened = ended
-    if listened:
-        webhooks.emit(session, phase, row, now)
-    if row.status != ExecutionStatus.SUCCESS:
-        retries.on_failure(session, row, now, max_abandoned=max_abandoned)
+    if ended.listened or outcome.status != ExecutionStatus.SUCCESS:
+        # Events and retries work on the row: read once, only when there are any.
+        row = session.get(Execution, execution_id, populate_existing=True)
+        assert row is not None  # updated a moment ago, under its lock
+        if ended.listened:
+            webhooks.emit(session, phase, row, now)
+        if row.status != ExecutionStatus.SUCCESS:
+            retries.on_failure(session, row, now, max_abandoned=max_abandoned)
     session.commit()
     return True
 
@@ -306,13 +287,7 @@ def _update_job_summary(
     """last_run_time, last_status and the failure streak, updated atomically."""
     failed = status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
     session.execute(
-        update(ScheduledJob)
-        .where(ScheduledJob.id == job_id)
-        .values(
-            last_run_time=started,
-            last_status=status,
-            consecutive_failures=(ScheduledJob.consecutive_failures + 1) if failed else 0,
-        )
+        statements.summary(failed), {"job": job_id, "started": started, "outcome": status}
     )
 
 

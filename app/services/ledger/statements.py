@@ -1,0 +1,122 @@
+"""The statements every run sends (claim, summary, end), built once with bound parameters.
+
+A worker sends four statements per run. Built per call, SQLAlchemy spent
+more time constructing and coercing them (and, for ORM-enabled updates,
+matching them against the session) than PostgreSQL spent running them; built
+once here, each call only binds its values and finds its compiled form in
+the engine's cache. The updates are Core statements on the tables: they
+return the columns the worker needs, not ORM objects.
+
+Parameters (one name each, whichever statement uses it; an update's
+parameters may not be named after its columns): ``run`` and ``job`` (ids),
+``limit`` (max_instances), ``slot`` (scheduled_for), ``now``, ``worker``,
+``enqueued``, ``started``, ``outcome`` (status); for ``end`` also
+``duration``, ``value`` (result), ``error``, ``trace``, ``log``, ``http``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import JSON, BindParameter, Update, bindparam, func, select, update
+from sqlalchemy.orm import aliased, contains_eager
+
+from app.models import Execution, ExecutionStatus, ScheduledJob, WebhookPhase
+from app.services.events import webhooks
+from app.services.ledger import overlap
+
+CLAIMABLE = (ExecutionStatus.PENDING.value, ExecutionStatus.QUEUED.value)
+_RUNNING = ExecutionStatus.RUNNING.value
+_Running = aliased(Execution)
+_runs = Execution.__table__
+_jobs = ScheduledJob.__table__
+
+
+def _instant(name: str) -> BindParameter[Any]:
+    return bindparam(name, type_=_runs.c.started_at.type)
+
+
+# The run with its job (and the job's task and type, joined eagerly), the job
+# row locked (PostgreSQL). ``FOR UPDATE OF`` the job only: the run itself is
+# changed by the conditional update that follows.
+LOCKED_WITH_JOB = (
+    select(Execution)
+    .join(Execution.job)
+    .options(contains_eager(Execution.job))
+    .where(Execution.id == bindparam("run"))
+    .with_for_update(of=ScheduledJob)
+    .execution_options(populate_existing=True)
+)
+
+
+@functools.cache
+def claim(limited: bool) -> Update:
+    """Running, if still claimable and (``limited``) the overlap rule allows it.
+
+    Returns one row, ``listened``: whether any webhook listens for starts.
+    """
+    running = (
+        select(func.count())
+        .select_from(_Running)
+        .where(_Running.job_id == bindparam("job"), _Running.status == _RUNNING)
+        .scalar_subquery()
+    )
+    statement = (
+        update(_runs)
+        .where(_runs.c.id == bindparam("run"), _runs.c.status.in_(CLAIMABLE))
+        .where(~overlap.is_held())
+        .values(
+            status=_RUNNING,
+            started_at=_instant("now"),
+            worker_name=bindparam("worker"),
+            queued_at=_instant("enqueued"),
+        )
+        .returning(webhooks.listened(WebhookPhase.STARTED, bindparam("job")).label("listened"))
+    )
+    if limited:
+        # Slots start in order: none overtakes an older slot still waiting its turn.
+        statement = statement.where(
+            running < bindparam("limit"),
+            ~overlap.waiting_before(bindparam("job"), bindparam("slot")),
+        )
+    return statement
+
+
+@functools.cache
+def summary(failed: bool) -> Update:
+    """The job's last_run_time, last_status and failure streak."""
+    streak: Any = (_jobs.c.consecutive_failures + 1) if failed else 0
+    return (
+        update(_jobs)
+        .where(_jobs.c.id == bindparam("job"))
+        .values(
+            last_run_time=_instant("started"),
+            last_status=bindparam("outcome"),
+            consecutive_failures=streak,
+        )
+    )
+
+
+@functools.cache
+def end(phase: WebhookPhase) -> Update:
+    """The run's end, if it is still running; returns ``listened`` for ``phase``."""
+    return (
+        update(_runs)
+        .where(_runs.c.id == bindparam("run"), _runs.c.status == _RUNNING)
+        .values(
+            status=bindparam("outcome"),
+            completed_at=_instant("now"),
+            duration_seconds=bindparam("duration"),
+            # None is SQL NULL, as the ORM writes it, not the JSON text 'null'.
+            result=bindparam("value", type_=JSON(none_as_null=True)),
+            error_message=bindparam("error"),
+            error_traceback=bindparam("trace"),
+            log_output=bindparam("log"),
+            http_status=bindparam("http"),
+        )
+        .returning(webhooks.listened(phase, bindparam("job")).label("listened"))
+    )
+
+
+__all__ = ["CLAIMABLE", "LOCKED_WITH_JOB", "claim", "end", "summary"]
