@@ -80,7 +80,10 @@ class Fenced(RuntimeError):
 
 _PIPELINE_BATCH = 500
 _MOVE_BATCH = 500  # due entries per script call
-# Finished RQ jobs are not kept: the database keeps the record of every run.
+# Finished RQ jobs expire after a minute: the database keeps the record of
+# every run. Not 0: RQ then deletes the job at the end of each run, which
+# first reads its execution records back (round trips a noop run felt).
+_RESULT_TTL = 60
 _FAILURE_TTL = 24 * 3600
 
 
@@ -143,7 +146,7 @@ class Recurrence:
             args=[str(arm.execution_id)],
             id=rq_job_id(arm.execution_id),
             timeout=arm.timeout,
-            result_ttl=0,
+            result_ttl=_RESULT_TTL,
             queue_name=arm.queue,
             commit=False,
         )
@@ -319,7 +322,7 @@ class Recurrence:
             args=[str(delivery_id)],
             job_id=f"{_DELIVERY_PREFIX}{delivery_id}",
             timeout=int(timeout) + 15,
-            result_ttl=0,
+            result_ttl=_RESULT_TTL,
             failure_ttl=_FAILURE_TTL,
         )
         queue.enqueue_job(job, pipeline=pipe)
