@@ -20,9 +20,9 @@ import functools
 from typing import Any
 
 from sqlalchemy import JSON, BindParameter, Update, bindparam, func, select, update
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, load_only
 
-from app.models import Execution, ExecutionStatus, ScheduledJob, WebhookPhase
+from app.models import Execution, ExecutionStatus, ScheduledJob, TaskFunction, WebhookPhase
 from app.services.events import webhooks
 from app.services.ledger import overlap
 
@@ -37,13 +37,22 @@ def _instant(name: str) -> BindParameter[Any]:
     return bindparam(name, type_=_runs.c.started_at.type)
 
 
-# The run with its job (and the job's task and type, joined eagerly), the job
-# row locked (PostgreSQL). ``FOR UPDATE OF`` the job only: the run itself is
+# The run with what a worker reads of its job (its limit, task and arguments;
+# anything else loads on access while the session is open), the job row
+# locked (PostgreSQL). ``FOR UPDATE OF`` the job only: the run itself is
 # changed by the conditional update that follows.
 LOCKED_WITH_JOB = (
     select(Execution)
     .join(Execution.job)
-    .options(contains_eager(Execution.job))
+    .options(
+        contains_eager(Execution.job).options(
+            load_only(
+                ScheduledJob.max_instances, ScheduledJob.task_args, ScheduledJob.timeout_seconds
+            ),
+            joinedload(ScheduledJob.task_function).load_only(TaskFunction.name),
+            lazyload(ScheduledJob.job_type),
+        )
+    )
     .where(Execution.id == bindparam("run"))
     .with_for_update(of=ScheduledJob)
     .execution_options(populate_existing=True)
