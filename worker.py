@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app import create_app
+from app.engine import pings
 from app.engine.workers import Supervisor
 from app.extensions import db
 from app.models import ScheduledJob
@@ -27,8 +28,9 @@ def queue_names(configured: list[str]) -> list[str]:
 
 def main() -> None:
     """Start WORKER_CONCURRENCY RQ workers on Almanac's queues."""
-    app = create_app()
+    app = create_app({"SQLALCHEMY_ENGINE_OPTIONS": pings.WORKER_ENGINE_OPTIONS})
     with app.app_context():
+        pings.ping_when_idle(db.engine)
         queues = queue_names(app.config["WORKER_QUEUES"])
         db.session.remove()
         db.engine.dispose()

@@ -96,8 +96,10 @@ def _refuse_inherited_connection(_dbapi_connection: Any, record: Any, proxy: Any
     Two processes on one socket corrupt the protocol, so a connection opened
     by another process is dropped here and a fresh one is made (SQLAlchemy's
     documented pattern for pools and multiprocessing). The pool's pre-ping
-    runs before this hook, so the worker also empties the pool in every horse
-    (``app.engine.workers``); this stays as the guard for any other fork.
+    (where it is on) runs before this hook, so the worker also empties the
+    pool in every horse (``app.engine.workers``); this stays as the guard for
+    any other fork. The worker's own idle ping (``app.engine.pings``) is
+    registered later, so it runs after this guard.
     """
     if record.info.get("pid") != os.getpid():
         record.dbapi_connection = proxy.dbapi_connection = None

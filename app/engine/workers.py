@@ -268,10 +268,9 @@ def _fresh_pool_in_every_child() -> None:
     restart every horse would inherit the same dead one (issue 16: no run
     succeeded until the workers were restarted). So the worker's session
     gives its connection back just before each fork, and the horse starts
-    with an empty pool of its own. The pool's pre-ping runs before any
-    checkout hook, so a horse that reused an inherited pooled connection
-    would ping on the parent's socket while the heartbeat thread talks on
-    it; ``dispose(close=False)`` forgets the parent's connections without
+    with an empty pool of its own. A horse that reused an inherited pooled
+    connection would ping (or query) on the parent's socket while the
+    heartbeat thread talks on it; ``dispose(close=False)`` forgets the parent's connections without
     closing them under its feet.
     """
     engine = db.engine
