@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.retries --items 10000 --processes 1 2
 
 For each process count, a fresh PostgreSQL database gets N failed executions
-with one due retry item each; then that many ``retry.py`` processes start. The
+of N jobs with one due retry item each; then that many ``retry.py`` processes start. The
 rate is items done over the span from the first claim to the last item
 marked done (start-up excluded; each launch is the new Execution row, the
 item's update and the RQ enqueue). Double claims are counted three ways: new
@@ -28,15 +28,23 @@ from bench.common import REDIS_URL, bench_app, bench_database, flush, insert_job
 
 
 def seed(items: int) -> None:
-    """N failed runs of one job, each with a retry item due now (inside an app context)."""
+    """N failed runs of N jobs, each with a retry item due now (inside an app context).
+
+    One item per job: a job's retries take turns (its next one is launched
+    only after the one before, within max_instances), so items of one job
+    would drain one per pass whatever the processes do.
+    """
     now = utcnow()
-    insert_jobs(1, every=86400, anchor_of=lambda _i: now.replace(year=now.year + 1))
-    job_id = db.session.scalar(select(ScheduledJob.id))
-    failed = [uuid.uuid4() for _ in range(items)]
-    common = {"job_id": job_id, "scheduled_for": now, "created_at": now}
+    insert_jobs(items, every=86400, anchor_of=lambda _i: now.replace(year=now.year + 1))
+    job_ids = list(db.session.scalars(select(ScheduledJob.id)))
+    failed = [(uuid.uuid4(), job_id) for job_id in job_ids]
+    common = {"scheduled_for": now, "created_at": now}
     db.session.execute(
         insert(Execution),
-        [{"id": i, "status": "failed", "triggered_by": "manual", **common} for i in failed],
+        [
+            {"id": i, "job_id": job, "status": "failed", "triggered_by": "manual", **common}
+            for i, job in failed
+        ],
     )
     db.session.execute(
         insert(RetryItem),
@@ -44,7 +52,7 @@ def seed(items: int) -> None:
             {
                 "id": uuid.uuid4(),
                 "execution_id": i,
-                "job_id": job_id,
+                "job_id": job,
                 "attempt": 2,
                 "next_try_at": now,
                 "status": "pending",
@@ -52,7 +60,7 @@ def seed(items: int) -> None:
                 "created_at": now,
                 "updated_at": now,
             }
-            for i in failed
+            for i, job in failed
         ],
     )
     db.session.commit()

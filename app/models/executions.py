@@ -110,7 +110,10 @@ class RetryItem(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "retry_items"
     __table_args__ = (
         Index("ix_retry_items_status_next_try", "status", "next_try_at"),
-        Index("ix_retry_items_job_id", "job_id"),
+        # A job's retries take turns: the claim asks, per due item, whether an
+        # older one of its job is due or one is launching. Led by the job, so
+        # the plan needs no statistics (a burst of new items has none yet).
+        Index("ix_retry_items_job_status_next_try", "job_id", "status", "next_try_at"),
         # One item per failed execution: a failure is retried (or buried) once.
         Index("uq_retry_items_execution_id", "execution_id", unique=True),
         Index("ix_retry_items_retry_execution_id", "retry_execution_id"),

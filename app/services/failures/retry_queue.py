@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Select, func, select, update
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from app.extensions import DbSession
 from app.i18n import N_, _
@@ -27,6 +27,7 @@ from app.models import (
     RetryItem,
     RetryStatus,
     ScheduledJob,
+    TaskFunction,
     TriggeredBy,
     User,
 )
@@ -138,7 +139,16 @@ def launch(
     """Turn items this claimer holds into queued attempts and mark them done (caller commits)."""
     items = session.scalars(
         select(RetryItem)
-        .options(joinedload(RetryItem.execution), joinedload(RetryItem.job))
+        # Only what an attempt is made of (anything else loads on access).
+        .options(
+            joinedload(RetryItem.execution).load_only(Execution.scheduled_for),
+            joinedload(RetryItem.job)
+            .load_only(ScheduledJob.deleted_at, ScheduledJob.queue, ScheduledJob.timeout_seconds)
+            .options(
+                joinedload(ScheduledJob.task_function).load_only(TaskFunction.queue),
+                lazyload(ScheduledJob.job_type),
+            ),
+        )
         .where(claims.by_ids(RetryItem, ids))
         .where(RetryItem.status == RetryStatus.CLAIMED.value, RetryItem.claimed_by == claimer)
         # The claim was a bulk UPDATE: objects already loaded must see its result.
