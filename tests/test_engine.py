@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Execution, ScheduledJob, SchedulerInstance, utcnow
+from app.services.ledger.recurrence import JsonJob, rq_job_id
 from tests.engine import wait_for
 
 pytestmark = pytest.mark.slow
@@ -311,6 +312,9 @@ def test_paused_job_does_not_fire_but_run_now_works(engine, api_as, editor):
     wait_for(lambda: db.session.get(Execution, execution_id).status == "success", 10)
     manual = db.session.get(Execution, execution_id)
     assert manual.triggered_by == "api" and manual.triggered_by_user_id == editor.id
+    # RQ keeps the finished job's hash a minute (expiring, not deleted at once).
+    key = JsonJob.key_for(rq_job_id(execution_id))
+    wait_for(lambda: 0 < engine.redis.ttl(key) <= 60, 10, engine.logs)
     api.post(f"/jobs/{job_id}/action", {"action": "resume"})
     count = len(successes(job_id))
     wait_for(lambda: len(successes(job_id)) >= count + 2, 10, engine.logs)
