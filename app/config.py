@@ -110,6 +110,10 @@ def _secret_key(instance_path: Path) -> str:
     return key
 
 
+# Every process's database engine; the worker swaps the pre-ping for its own
+# idle-only ping (``app.engine.pings``).
+ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+
 # (environment variable, config key, parser, default)
 _Parser = Callable[[str, str], Any]
 _SETTINGS: list[tuple[str, _Parser, str]] = [
@@ -161,7 +165,7 @@ def load_config(
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
     config.update(
         SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SQLALCHEMY_ENGINE_OPTIONS=dict(ENGINE_OPTIONS),
         SECRET_KEY=env.get("SECRET_KEY") or _secret_key(instance),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

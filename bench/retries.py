@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.retries --items 10000 --processes 1 2
 
 For each process count, a fresh PostgreSQL database gets N failed executions
-of N jobs with one due retry item each; then that many ``retry.py`` processes start. The
-rate is items done over the span from the first claim to the last item
+of N jobs with one due retry item each; then that many ``retry.py`` processes
+start. The rate is items done over the span from the first claim to the last item
 marked done (start-up excluded; each launch is the new Execution row, the
 item's update and the RQ enqueue). Double claims are counted three ways: new
 attempts per failed execution (must be exactly one), items not ``done``, and

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -11,8 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from app.engine import pings
-
-ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+from tests.faults.conftest import postgres_only
 
 
 @pytest.fixture
@@ -71,7 +69,7 @@ def test_an_idle_connection_that_fails_its_ping_is_replaced_unseen(engine, monke
     assert second is not first
 
 
-@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL only: a server connection to kill")
+@postgres_only
 def test_a_connection_the_server_killed_while_idle_is_replaced_unseen(engine):
     pings.ping_when_idle(engine, idle_seconds=0.05)
     with engine.connect() as connection:

@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from app.config import ENGINE_OPTIONS
+
 # The options the worker's engine is built with: pings come from ping_when_idle.
-WORKER_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": False}
+WORKER_ENGINE_OPTIONS: dict[str, Any] = ENGINE_OPTIONS | {"pool_pre_ping": False}
 IDLE_SECONDS = 1.0
 _IDLE_SINCE = "almanac_idle_since"
 

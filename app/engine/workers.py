@@ -270,8 +270,8 @@ def _fresh_pool_in_every_child() -> None:
     gives its connection back just before each fork, and the horse starts
     with an empty pool of its own. A horse that reused an inherited pooled
     connection would ping (or query) on the parent's socket while the
-    heartbeat thread talks on it; ``dispose(close=False)`` forgets the parent's connections without
-    closing them under its feet.
+    heartbeat thread talks on it; ``dispose(close=False)`` forgets the
+    parent's connections without closing them under its feet.
     """
     engine = db.engine
     engine.dispose(close=False)
