@@ -1,6 +1,6 @@
 """Profile of the worker's hot path: claim, run and record noop executions in-process.
 
-    .venv/bin/python -m bench.hotpath --runs 500 [--fork] [--top 25] [--no-profile]
+    .venv/bin/python -m bench.hotpath --runs 500 [--fork] [--top 25] [--sort tottime] [--no-profile]
 
 Calls ``app.entrypoints.run_execution`` for N queued executions of one job on
 a throwaway PostgreSQL database under cProfile, and counts the SQL statements
@@ -20,6 +20,7 @@ import uuid
 from sqlalchemy import event, insert, select
 
 from app import entrypoints
+from app.engine import pings
 from app.extensions import db
 from app.models import Execution, ScheduledJob, utcnow
 from bench.common import bench_app, bench_database, insert_jobs
@@ -30,14 +31,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--fork", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", help="pstats order, e.g. tottime")
     parser.add_argument("--show-sql", action="store_true", help="print the statements sent")
     parser.add_argument(
         "--no-profile", action="store_true", help="time only (cProfile slows Python ~2x)"
     )
     args = parser.parse_args()
     with bench_database() as url:
-        app = bench_app(url)
+        # Built as worker.py builds it: no pre-ping on every checkout, only after idling.
+        app = bench_app(url, SQLALCHEMY_ENGINE_OPTIONS=pings.WORKER_ENGINE_OPTIONS)
         with app.app_context():
+            pings.ping_when_idle(db.engine)
             now = utcnow()
             insert_jobs(1, every=86400, anchor_of=lambda _i: now.replace(year=now.year + 1))
             job_id = db.session.scalar(select(ScheduledJob.id))
@@ -82,7 +86,7 @@ def main() -> None:
     print(f"{args.runs} runs in {elapsed:.2f} s: {1000 * elapsed / args.runs:.1f} ms per run")
     print(f"SQL statements per run (in-process only): {per_run:.1f}")
     if not args.no_profile:
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 
 def _in_child(execution_id: uuid.UUID) -> None:
