@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import create_engine, update
+from sqlalchemy.orm import Session
 
 from app.engine.scheduler import carry_out
 from app.extensions import db
@@ -261,6 +263,26 @@ def test_run_now_ignores_max_instances(editor, make_job):
     db.session.commit()
     manual = queued(job, triggered_by="manual")
     assert runs.claim(db.session, manual.id, "w:1", None, utcnow()) is not None
+
+
+def test_a_claim_without_a_transaction_leaves_the_next_one_whole(editor, make_job):
+    # A manual claim no webhook listens for commits statement by statement; its
+    # connection goes back to the pool transactional again, so a rollback still undoes.
+    manual = queued(make_job(editor), triggered_by="api")
+    one_connection = create_engine(db.engine.url, pool_size=1, max_overflow=0)
+    try:
+        with Session(one_connection) as session:
+            row = runs.claim(session, manual.id, "w:1", None, utcnow())
+            assert row is not None and row.status == "running"
+        with Session(one_connection) as session:
+            undone = update(Execution).where(Execution.id == manual.id).values(reason="undone")
+            session.execute(undone)
+            session.rollback()
+    finally:
+        one_connection.dispose()
+    db.session.expire_all()
+    stored = db.session.get(Execution, manual.id)
+    assert (stored.status, stored.worker_name, stored.reason) == ("running", "w:1", None)
 
 
 def test_execute_records_failures_and_http_status(editor, make_job, httpserver):

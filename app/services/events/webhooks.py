@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from app import outbound, signing
 from app.extensions import DbSession
@@ -60,13 +60,15 @@ def status_matches(pattern: str | None, http_status: int | None) -> bool:
     return str(http_status) == pattern
 
 
-def listened(phase: WebhookPhase, job_id: uuid.UUID | BindParameter[Any]) -> ColumnElement[bool]:
+def listened(phase: WebhookPhase, job_id: uuid.UUID | ColumnElement[Any]) -> ColumnElement[bool]:
     """SQL: an active webhook may want this phase of the job's runs (``emit`` would look).
 
     The worker asks it inside the statement that records a start or an end
-    (in its RETURNING), so a run of a job without webhooks spends no round
-    trip on them. The job is a value, not a column: SQLite renders RETURNING
-    columns unqualified, where ``job_id`` would mean the webhook's own.
+    (in its RETURNING), or in the read before it (the run's ``job_id``
+    column), so a run of a job without webhooks spends no round trip on
+    them. In a RETURNING the job is a value, not a column: SQLite renders
+    RETURNING columns unqualified, where ``job_id`` would mean the webhook's
+    own.
     """
     return (
         select(Webhook.id)

@@ -16,7 +16,7 @@ from typing import Any
 
 from rq.timeouts import JobTimeoutException
 from sqlalchemy import select
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
@@ -61,37 +61,52 @@ def claim(
 ) -> Execution | None:
     """Take a queued execution for this worker; None if it must not run now.
 
-    Two statements and a commit: the run read with its job, the job row
-    locked in the same statement (PostgreSQL); the conditional update that
-    counts running runs and says whether any webhook listens for starts.
-    The overlap rule is checked again here, where a run would start (the
-    scheduler applied it when the slot fell due): under the job's lock the
-    update's count is a new statement's snapshot, so two workers can never
-    both start past max_instances. Manual runs ("Run now") are not limited;
-    a retry attempt is never dropped. The claimed row and its job stay
-    loaded after the commit (the caller reads them without a query).
+    The run is read with its job; then one conditional update starts it and
+    says whether any webhook listens for starts. Manual runs ("Run now", the
+    API) are not limited: the update only checks that the run is still
+    claimable, and when no webhook wants the start, read and update go out
+    without a transaction (two round trips instead of four, no lock but the
+    run's own). A scheduled slot or a retry attempt obeys the overlap rule
+    again here, where a run would start (the scheduler applied it when the
+    slot fell due): in one transaction its job's row is locked first
+    (PostgreSQL), so the update's count of running runs is a snapshot taken
+    under the lock and two such claims can never both start past
+    max_instances. A manual run starting meanwhile, unseen by that count, is
+    one that could have started just after it anyway. A retry attempt is
+    never dropped. The claimed row and its job stay loaded after the commit
+    (the caller reads them without a query).
     """
-    row = session.scalars(statements.LOCKED_WITH_JOB, {"run": execution_id}).one_or_none()
-    if row is None or row.status not in statements.CLAIMABLE or overlap.is_held_row(row):
-        session.rollback()
-        log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
+    alone = not _plain(session).in_transaction()
+    if alone:  # each statement commits itself, until one transaction is needed
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    found = session.execute(statements.WITH_JOB, {"run": execution_id}).one_or_none()
+    if found is None or not _claimable(found.Execution):
+        _not_claimable(session, execution_id)
         return None
+    row: Execution = found.Execution
     job = row.job
     limited = row.triggered_by not in (TriggeredBy.MANUAL, TriggeredBy.API)
+    if alone and (limited or found.listened):
+        _commit_keeping(session)  # the lock, the update and any event: one transaction
+    if limited:
+        lock_jobs(session, [row.job_id])
     # RQ's own enqueue time is the truth; the scheduler's stamp is a fallback.
     queued_at = enqueued_at if enqueued_at is not None else row.queued_at
-    taken = session.execute(
-        statements.claim(limited),
-        {
-            "run": execution_id,
-            "job": row.job_id,
-            "limit": job.max_instances,
-            "slot": row.scheduled_for,
-            "now": now,
-            "worker": worker,
-            "enqueued": queued_at,
-        },
-    ).one_or_none()
+    taken = (
+        session.connection()
+        .execute(
+            statements.claim(limited),
+            {
+                "run": execution_id,
+                "job": row.job_id,
+                "slot": row.scheduled_for,
+                "now": now,
+                "worker": worker,
+                "enqueued": queued_at,
+            },
+        )
+        .one_or_none()
+    )
     if taken is not None:
         # What the update wrote, without reading the row back.
         written = {
@@ -106,14 +121,36 @@ def claim(
             webhooks.emit(session, WebhookPhase.STARTED, row, now)
         _commit_keeping(session)
         return row
+    if not limited or not _claimable(_reread(session, row)):
+        _not_claimable(session, execution_id)  # closed since it was read
+        return None
     _cannot_start(session, row, job, now)
     session.commit()
     return None
 
 
+def _plain(session: DbSession) -> Session:
+    return session() if isinstance(session, scoped_session) else session
+
+
+def _claimable(row: Execution) -> bool:
+    return row.status in statements.CLAIMABLE and not overlap.is_held_row(row)
+
+
+def _reread(session: DbSession, row: Execution) -> Execution:
+    """The row as it is now (under its job's lock): read unlocked, it may have changed."""
+    session.refresh(row, ["status", "held"])
+    return row
+
+
+def _not_claimable(session: DbSession, execution_id: uuid.UUID) -> None:
+    session.rollback()
+    log.info("execution %s is not claimable (already run, closed or unknown)", execution_id)
+
+
 def _commit_keeping(session: DbSession) -> None:
     """Commit without expiring what was loaded: the caller reads it after the session closes."""
-    target = session() if isinstance(session, scoped_session) else session
+    target = _plain(session)
     before = target.expire_on_commit
     target.expire_on_commit = False
     try:
@@ -139,7 +176,7 @@ def _cannot_start(session: DbSession, row: Execution, job: ScheduledJob, now: da
 def lock_jobs(session: DbSession, job_ids: Sequence[uuid.UUID]) -> None:
     """Lock job rows (PostgreSQL), in id order, before touching their executions.
 
-    Claims and reconcile lock here, and a finish takes the job through its
+    Limited claims and reconcile lock here, and a finish takes the job through its
     summary update first (``_ended``): all take a job before its runs, so
     they queue up instead of deadlocking. The id-only select keeps the eager
     joins of ScheduledJob out of FOR UPDATE.
@@ -231,21 +268,25 @@ def finish(
     started = started or now
     _update_job_summary(session, job_id, outcome.status.value, started)
     phase = _END_PHASES[outcome.status.value]
-    ended = session.execute(
-        statements.end(phase),
-        {
-            "run": execution_id,
-            "job": job_id,
-            "outcome": outcome.status.value,
-            "now": now,
-            "duration": max((now - started).total_seconds(), 0.0),
-            "value": outcome.result,
-            "error": outcome.error,
-            "trace": outcome.traceback,
-            "log": outcome.log or None,
-            "http": outcome.http_status,
-        },
-    ).one_or_none()
+    ended = (
+        session.connection()
+        .execute(
+            statements.end(phase),
+            {
+                "run": execution_id,
+                "job": job_id,
+                "outcome": outcome.status.value,
+                "now": now,
+                "duration": max((now - started).total_seconds(), 0.0),
+                "value": outcome.result,
+                "error": outcome.error,
+                "trace": outcome.traceback,
+                "log": outcome.log or None,
+                "http": outcome.http_status,
+            },
+        )
+        .one_or_none()
+    )
     if ended is None:
         return _dropped(session, execution_id)
     if ended.listened or outcome.status != ExecutionStatus.SUCCESS:
@@ -286,7 +327,7 @@ def _update_job_summary(
 ) -> None:
     """last_run_time, last_status and the failure streak, updated atomically."""
     failed = status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
-    session.execute(
+    session.connection().execute(
         statements.summary(failed), {"job": job_id, "started": started, "outcome": status}
     )
 

@@ -9,9 +9,9 @@ return the columns the worker needs, not ORM objects.
 
 Parameters (one name each, whichever statement uses it; an update's
 parameters may not be named after its columns): ``run`` and ``job`` (ids),
-``limit`` (max_instances), ``slot`` (scheduled_for), ``now``, ``worker``,
-``enqueued``, ``started``, ``outcome`` (status); for ``end`` also
-``duration``, ``value`` (result), ``error``, ``trace``, ``log``, ``http``.
+``slot`` (scheduled_for), ``now``, ``worker``, ``enqueued``, ``started``,
+``outcome`` (status); for ``end`` also ``duration``, ``value`` (result),
+``error``, ``trace``, ``log``, ``http``.
 """
 
 from __future__ import annotations
@@ -38,11 +38,12 @@ def _instant(name: str) -> BindParameter[Any]:
 
 
 # The run with what a worker reads of its job (its limit, task and arguments;
-# anything else loads on access while the session is open), the job row
-# locked (PostgreSQL). ``FOR UPDATE OF`` the job only: the run itself is
-# changed by the conditional update that follows.
-LOCKED_WITH_JOB = (
-    select(Execution)
+# anything else loads on access while the session is open), and whether a
+# webhook listens for its start. No lock: a claim that counts running runs
+# takes its job's row first (``runs.lock_jobs``); the run itself is changed
+# by the conditional update that follows.
+WITH_JOB = (
+    select(Execution, webhooks.listened(WebhookPhase.STARTED, _runs.c.job_id).label("listened"))
     .join(Execution.job)
     .options(
         contains_eager(Execution.job).options(
@@ -54,7 +55,6 @@ LOCKED_WITH_JOB = (
         )
     )
     .where(Execution.id == bindparam("run"))
-    .with_for_update(of=ScheduledJob)
     .execution_options(populate_existing=True)
 )
 
@@ -84,9 +84,12 @@ def claim(limited: bool) -> Update:
         .returning(webhooks.listened(WebhookPhase.STARTED, bindparam("job")).label("listened"))
     )
     if limited:
+        # The limit as it is now, read after the job's lock like the count: an edit
+        # committed while this claim waited for the lock is obeyed.
+        limit = select(_jobs.c.max_instances).where(_jobs.c.id == bindparam("job"))
         # Slots start in order: none overtakes an older slot still waiting its turn.
         statement = statement.where(
-            running < bindparam("limit"),
+            running < limit.scalar_subquery(),
             ~overlap.waiting_before(bindparam("job"), bindparam("slot")),
         )
     return statement
@@ -128,4 +131,4 @@ def end(phase: WebhookPhase) -> Update:
     )
 
 
-__all__ = ["CLAIMABLE", "LOCKED_WITH_JOB", "claim", "end", "summary"]
+__all__ = ["CLAIMABLE", "WITH_JOB", "claim", "end", "summary"]
