@@ -326,6 +326,8 @@ def test_finish_updates_the_job_summary_and_refuses_closed_runs(editor, make_job
     db.session.expire_all()
     assert job.last_status == "failed" and job.consecutive_failures == 1
     assert not runs.finish(db.session, row.id, runs.Outcome(runs.ExecutionStatus.SUCCESS), utcnow())
+    db.session.expire_all()  # the refused outcome's summary was rolled back with it
+    assert job.last_status == "failed" and job.consecutive_failures == 1
 
 
 # ---- sweeps ------------------------------------------------------------------------------

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 import time
 import traceback
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +29,7 @@ from app.models import (
 from app.services.errors import ServiceError
 from app.services.events import webhooks
 from app.services.failures import retries
-from app.services.ledger import overlap, statements
+from app.services.ledger import output, overlap, statements
 from app.services.ledger.recurrence import Arm, Recurrence, rq_job_id
 from app.tasks import HttpTaskError, TaskArgsError, registry
 
@@ -201,13 +198,13 @@ def wait_until_due(execution: Execution) -> None:
 
 def execute(job: ScheduledJob, log_limit: int) -> Outcome:
     """Run the job's registered task with its arguments, capturing its output."""
-    buffer = _BoundedBuffer(log_limit)
-    with _capture(buffer):
+    buffer = output.BoundedBuffer(log_limit)
+    with output.capture(buffer):
         try:
             spec = registry.get(job.task_function.name)
             result = spec.func(**spec.validate_args(job.task_args))
-            outcome = Outcome(ExecutionStatus.SUCCESS, result=_jsonable(result))
-            outcome.http_status = _http_status(result)
+            outcome = Outcome(ExecutionStatus.SUCCESS, result=output.jsonable(result))
+            outcome.http_status = output.http_status(result)
         except JobTimeoutException:
             outcome = Outcome(
                 ExecutionStatus.TIMEOUT, error=f"timed out after {job.timeout_seconds}s"
@@ -215,7 +212,7 @@ def execute(job: ScheduledJob, log_limit: int) -> Outcome:
         except HttpTaskError as error:
             outcome = _failure(error)
             outcome.http_status = error.status
-            outcome.result = _jsonable(error.result)
+            outcome.result = output.jsonable(error.result)
         except (KeyError, TaskArgsError) as error:
             outcome = Outcome(ExecutionStatus.FAILED, error=f"cannot run: {error}")
         except Exception as error:
@@ -251,10 +248,11 @@ def finish(
     In the same transaction: the job's summary, the webhook events, and for a
     failure its retry (or its burial, and maybe the job's stop). ``claimed``
     is the row the claim returned (its job and start), which saves reading it
-    again. The job's summary goes out first (the job row before the run's,
-    the order claims and reconcile lock in); then one conditional update
-    records the end and returns the row, and nothing is kept unless it was
-    still running.
+    again. The job's summary goes first (the job row before the run's, the
+    order claims and reconcile lock in), then one conditional update records
+    the end and says whether a webhook listens: on PostgreSQL both in one
+    statement (``statements.summary_then_end``), on SQLite in two. Nothing
+    is kept unless the run was still running.
     """
     if claimed is not None:
         job_id, started = claimed.job_id, claimed.started_at
@@ -266,15 +264,20 @@ def finish(
             return _dropped(session, execution_id)
         job_id, started = known
     started = started or now
-    _update_job_summary(session, job_id, outcome.status.value, started)
     phase = _END_PHASES[outcome.status.value]
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statements.summary_then_end(_failed(outcome.status.value), phase)
+    else:
+        _update_job_summary(session, job_id, outcome.status.value, started)
+        statement = statements.end(phase)
     ended = (
         session.connection()
         .execute(
-            statements.end(phase),
+            statement,
             {
                 "run": execution_id,
                 "job": job_id,
+                "started": started,
                 "outcome": outcome.status.value,
                 "now": now,
                 "duration": max((now - started).total_seconds(), 0.0),
@@ -326,10 +329,13 @@ def _update_job_summary(
     session: DbSession, job_id: uuid.UUID, status: str, started: datetime
 ) -> None:
     """last_run_time, last_status and the failure streak, updated atomically."""
-    failed = status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
     session.connection().execute(
-        statements.summary(failed), {"job": job_id, "started": started, "outcome": status}
+        statements.summary(_failed(status)), {"job": job_id, "started": started, "outcome": status}
     )
+
+
+def _failed(status: str) -> bool:
+    return status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 
 
 def fail_lost(
@@ -381,53 +387,6 @@ def trigger(
             "The queue (Redis) is not reachable; the run was recorded as failed."
         ) from error
     return row
-
-
-class _BoundedBuffer(io.StringIO):
-    """Keeps at most ``limit`` characters of output, noting what was cut."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = limit
-        self.dropped = 0
-
-    def write(self, text: str) -> int:
-        room = self.limit - self.tell()
-        if room > 0:
-            super().write(text[:room])
-        self.dropped += max(len(text) - max(room, 0), 0)
-        return len(text)
-
-    def getvalue(self) -> str:
-        value = super().getvalue()
-        return value + (f"\n… {self.dropped} more characters not kept" if self.dropped else "")
-
-
-@contextlib.contextmanager
-def _capture(buffer: _BoundedBuffer) -> Iterator[None]:
-    """Route the task's prints and log records into the buffer."""
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            yield
-    finally:
-        root.removeHandler(handler)
-
-
-def _jsonable(value: Any) -> Any:
-    """A result the JSON column can hold (anything else becomes its repr)."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return repr(value)[:10_000]
-
-
-def _http_status(result: Any) -> int | None:
-    status = result.get("status") if isinstance(result, dict) else None
-    return status if isinstance(status, int) else None
 
 
 __all__ = ["Outcome", "claim", "execute", "fail_lost", "finish", "trigger", "wait_until_due"]

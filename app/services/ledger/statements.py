@@ -1,6 +1,7 @@
 """The statements every run sends (claim, summary, end), built once with bound parameters.
 
-A worker sends four statements per run. Built per call, SQLAlchemy spent
+A worker sends three or four statements per run (docs/ARCHITECTURE.md, "A
+run's database work"). Built per call, SQLAlchemy spent
 more time constructing and coercing them (and, for ORM-enabled updates,
 matching them against the session) than PostgreSQL spent running them; built
 once here, each call only binds its values and finds its compiled form in
@@ -19,7 +20,17 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import JSON, BindParameter, Update, bindparam, func, select, update
+from sqlalchemy import (
+    JSON,
+    BindParameter,
+    Update,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased, contains_eager, joinedload, lazyload, load_only
 
 from app.models import Execution, ExecutionStatus, ScheduledJob, TaskFunction, WebhookPhase
@@ -131,4 +142,18 @@ def end(phase: WebhookPhase) -> Update:
     )
 
 
-__all__ = ["CLAIMABLE", "WITH_JOB", "claim", "end", "summary"]
+@functools.cache
+def summary_then_end(failed: bool, phase: WebhookPhase) -> Update:
+    """PostgreSQL: ``summary`` and ``end`` in one statement, the job's row locked first.
+
+    The summary is a data-modifying CTE that the end's WHERE tests with an
+    uncorrelated EXISTS: PostgreSQL evaluates that once, before it scans for
+    the run (a one-time filter), so the job's row is locked before the run's,
+    the order everyone locks in. Nothing is kept unless the caller commits,
+    which it does only when the run was still running.
+    """
+    done = summary(failed).returning(_jobs.c.id).cte("summary")
+    return end(phase).where(exists(select(literal(1)).select_from(done)))
+
+
+__all__ = ["CLAIMABLE", "WITH_JOB", "claim", "end", "summary", "summary_then_end"]
