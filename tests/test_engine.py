@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import signal
+import threading
 import time
 import uuid
 from collections import Counter
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from werkzeug import Response
 
 from app.extensions import db
 from app.models import Execution, LeaderLease, ScheduledJob, SchedulerInstance, utcnow
@@ -411,24 +413,37 @@ def test_sigterm_stops_processes_gracefully(engine, api_as, editor):
     assert all(i.stopped_at is not None and not i.is_leader for i in instances)
 
 
-def test_slots_are_enqueued_on_time_while_every_worker_is_busy(engine, api_as, editor):
+def test_slots_are_enqueued_on_time_while_every_worker_is_busy(engine, api_as, editor, httpserver):
+    # The blocker holds the only worker until the test lets its request go.
+    release = threading.Event()
+
+    def held(_request):
+        release.wait(60)
+        return Response("ok")
+
+    httpserver.expect_request("/hold").respond_with_handler(held)
     engine.scheduler()
     engine.worker(WORKER_CONCURRENCY="1")
     api = api_as(editor)
     blocker = create(
         api,
         name="blocker",
-        taskFunction="sleep",
-        taskArgs={"seconds": 6},
+        taskFunction="http_request",
+        taskArgs={"url": httpserver.url_for("/hold"), "timeout": 120},
         scheduleConfig={"hours": 1},
     )
-    api.post(f"/jobs/{blocker}/action", {"action": "trigger"})
-    wait_for(lambda: rows(blocker, status="running"), 15, engine.logs)
-    job_id = create(api, scheduleConfig={"seconds": 1}, maxInstances=10)
-    wait_for(lambda: len(rows(job_id, status="queued")) >= 3, 10, engine.logs)
-    waiting = rows(job_id, status="queued")
-    assert rows(blocker, status="running")  # the only worker is still busy
-    assert all((r.queued_at - r.scheduled_for).total_seconds() < 1 for r in waiting)
-    # And the next slot is armed: within a pass, as the one just fired may not have a successor yet.
-    wait_for(lambda: rows(job_id, status="pending"), 3, engine.logs)
+    try:
+        api.post(f"/jobs/{blocker}/action", {"action": "trigger"})
+        wait_for(lambda: rows(blocker, status="running"), 15, engine.logs)
+        job_id = create(api, scheduleConfig={"seconds": 1}, maxInstances=10)
+        wait_for(lambda: len(rows(job_id, status="queued")) >= 3, 10, engine.logs)
+        waiting = rows(job_id, status="queued")
+        assert rows(blocker, status="running")  # the only worker is still busy
+        assert all((r.queued_at - r.scheduled_for).total_seconds() < 1 for r in waiting)
+        # And the next slot is armed: within a pass, as the one just fired may not have a
+        # successor yet.
+        wait_for(lambda: rows(job_id, status="pending"), 3, engine.logs)
+    finally:
+        release.set()
     wait_for(lambda: len(successes(job_id)) >= 3, 20, engine.logs)  # they run once it frees
+    assert rows(blocker, status="success")
