@@ -50,10 +50,12 @@ class Engine:
         self.tmp = tmp
         self.redis = Redis.from_url(redis_url)
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.log_paths: dict[int, Path] = {}
 
     def start(self, script: str, **env: str) -> subprocess.Popen[bytes]:
         """Start ``scheduler.py`` or ``worker.py``; output goes to a log file."""
-        log = open(self.tmp / f"{script}.{len(self.processes)}.log", "wb")  # noqa: SIM115
+        path = self.tmp / f"{script}.{len(self.processes)}.log"
+        log = open(path, "wb")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, str(ROOT / script)],
             cwd=ROOT,
@@ -63,6 +65,7 @@ class Engine:
             start_new_session=True,
         )
         self.processes.append(process)
+        self.log_paths[process.pid] = path
         return process
 
     def scheduler(self, **env: str) -> subprocess.Popen[bytes]:
@@ -95,6 +98,10 @@ class Engine:
                 process.wait(15)
             _signal_group(process, signal.SIGKILL)
             process.wait(5)
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> Path:
+        """The file that one process's output goes to."""
+        return self.log_paths[process.pid]
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.tmp.glob("*.log"))
