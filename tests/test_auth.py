@@ -250,6 +250,15 @@ def test_password_is_stored_as_argon2id_hash(editor):
     assert not accounts.verify_password(editor.user, PASSWORD + "x")
 
 
+def test_an_unknown_user_costs_a_full_verification_and_never_matches(app):
+    from argon2 import PasswordHasher
+
+    # The stand-in hash has the parameters of Almanac's hasher (argon2's defaults; the
+    # suite swaps in a cheap one), so it takes as long as a real user's.
+    assert not PasswordHasher().check_needs_rehash(accounts._DUMMY_HASH)
+    assert not accounts.verify_password(None, PASSWORD)
+
+
 def test_equal_passwords_get_different_hashes(app):
     first = accounts.create_user(db.session, "a@example.com", PASSWORD, "viewer")
     second = accounts.create_user(db.session, "b@example.com", PASSWORD, "viewer")
