@@ -36,7 +36,7 @@ def _wait_until_someone_waits_for_a_lock(session: Session, count: int = 1) -> No
     # or a first look taken before the worker queued up is all this loop ever sees.
     while session.execute(query).scalar_one() < count:
         session.rollback()
-        assert time.monotonic() < deadline, "the finishing worker never waited for the job"
+        assert time.monotonic() < deadline, "nobody queued up for the job's lock"
         time.sleep(0.05)
 
 
