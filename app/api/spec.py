@@ -33,6 +33,11 @@ _ERROR_CODES = {
 }
 
 
+# Any request may meet it and the HTTP server answers it (gunicorn refuses a request line
+# over 4,094 bytes before Almanac sees it), so its body is the server's page, not JSON.
+_URI_TOO_LONG = "URL too long for the HTTP server (gunicorn: request line over 4,094 bytes)"
+
+
 @dataclass(frozen=True)
 class Link:
     """An OpenAPI link: a value of this response fills a parameter of another operation."""
@@ -193,6 +198,7 @@ def _responses(op: Operation) -> dict[str, Any]:
         if op.public and code in (401, 403):
             continue
         responses[str(code)] = {"description": _ERROR_CODES[code], "content": error}
+    responses["414"] = {"description": _URI_TOO_LONG}
     return responses
 
 
