@@ -22,7 +22,7 @@ PYTEST_COV := --cov=app --cov-branch --cov-report=term --cov-fail-under=85 -p no
 TEST_STEPS := lint typecheck schemathesis test-suites
 REPORTS := reports
 
-.PHONY: help venv install run services lint typecheck test test-sqlite test-postgres test-databases test-suites \
+.PHONY: help venv install run services bytecode lint typecheck test test-sqlite test-postgres test-databases test-suites \
 	test-browser schemathesis clean translations faults
 
 help: ## List the targets
@@ -45,6 +45,11 @@ run: ## Migrate, seed a demo admin and start every Procfile process on :5000
 services: ## Start (or install) PostgreSQL, Redis and Chromium for the tests
 	@bash scripts/ensure-services.sh
 
+# This machine sets PYTHONDONTWRITEBYTECODE: without cached bytecode every process compiles
+# Almanac's modules again at start (0.2 s of CPU each), and the engine tests start hundreds.
+bytecode: $(STAMP) ## Compile Almanac's and the tests' modules once (__pycache__)
+	@$(BIN)/python -m compileall -q app tests bench migrations scheduler.py worker.py retry.py > /dev/null
+
 lint: $(STAMP) ## ruff check and ruff format --check
 	@printf '\n==> lint: ruff check, ruff format --check\n'
 	$(BIN)/ruff check .
@@ -55,13 +60,13 @@ typecheck: $(STAMP) ## mypy (strict) on app/
 	$(BIN)/mypy app
 
 # Each suite has its own Redis DB and coverage file, so test-databases can run both at once.
-test-sqlite: $(STAMP) ## Tests (not browser) on a temporary SQLite file, coverage >= 85 %
+test-sqlite: $(STAMP) bytecode ## Tests (not browser) on a temporary SQLite file, coverage >= 85 %
 	@printf '\n==> test-sqlite: pytest on SQLite with coverage\n'
 	env -u TEST_DATABASE_URL REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(SQLITE_TEST_REDIS)' \
 		COVERAGE_FILE=.coverage.sqlite \
 		$(BIN)/pytest -m "not browser" $(PYTEST_COV) --junitxml=$(REPORTS)/sqlite.xml
 
-test-postgres: $(STAMP) ## Tests (not browser) on PostgreSQL, coverage >= 85 %
+test-postgres: $(STAMP) bytecode ## Tests (not browser) on PostgreSQL, coverage >= 85 %
 	@printf '\n==> test-postgres: pytest on PostgreSQL with coverage\n'
 	TEST_DATABASE_URL='$(PG_TEST_URL)' REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(PG_TEST_REDIS)' \
 		COVERAGE_FILE=.coverage.postgres \
@@ -89,18 +94,18 @@ test-suites: $(STAMP) ## test-sqlite, test-postgres and test-browser at the same
 	@printf '\n==> test-suites: test-sqlite, test-postgres and test-browser side by side\n'
 	$(call side_by_side,test-sqlite test-postgres test-browser)
 
-test-browser: $(STAMP) ## Browser tests in Debian's Chromium
+test-browser: $(STAMP) bytecode ## Browser tests in Debian's Chromium
 	@printf '\n==> test-browser: pytest -m browser (Chromium)\n'
 	@test -x /usr/bin/chromium || { echo 'No /usr/bin/chromium: run `make services` (or apt-get install chromium chromium-driver).' >&2; exit 1; }
 	REDIS_URL='$(REDIS_URL)' TEST_REDIS_URL='$(BROWSER_TEST_REDIS)' $(BIN)/pytest -m browser -p no:cacheprovider \
 		--junitxml=$(REPORTS)/browser.xml
 
-schemathesis: $(STAMP) ## Fuzz the live JSON API against its OpenAPI document
+schemathesis: $(STAMP) bytecode ## Fuzz the live JSON API against its OpenAPI document
 	@printf '\n==> schemathesis: fuzz /api/v1 against openapi.json\n'
 	REDIS_URL='$(REDIS_URL)' bash scripts/schemathesis.sh
 
 # Not part of `make test`: the long scenarios run only here (ALMANAC_FAULTS=1).
-faults: $(STAMP) ## Every fault scenario on PostgreSQL, then a table of what each measured
+faults: $(STAMP) bytecode ## Every fault scenario on PostgreSQL, then a table of what each measured
 	@printf '\n==> faults: tests/faults on PostgreSQL (real processes, a few minutes)\n'
 	@mkdir -p $(REPORTS) && rm -f $(REPORTS)/faults.jsonl
 	@status=0; ALMANAC_FAULTS=1 FAULTS_REPORT=$(REPORTS)/faults.jsonl \
