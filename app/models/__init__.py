@@ -5,6 +5,7 @@ from app.models.calendar import CalendarFeedToken
 from app.models.cluster import LeaderLease, SchedulerInstance
 from app.models.defaults import DEFAULTS_ROW_ID, JobDefaults
 from app.models.enums import (
+    FAILURE_STATUSES,
     Backoff,
     DeliveryStatus,
     ExecutionStatus,
@@ -25,6 +26,7 @@ from app.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "DEFAULTS_ROW_ID",
+    "FAILURE_STATUSES",
     "ApiToken",
     "AuditEvent",
     "Backoff",

@@ -45,6 +45,9 @@ class ExecutionStatus(StrEnum):
 
 
 _OPEN_STATUSES = {ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING}
+# The outcomes that count as failures (a job's failure streak, the failed-tasks page, the
+# calendar's failed totals), in the order lists show them.
+FAILURE_STATUSES: tuple[str, ...] = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value)
 
 
 class TriggeredBy(StrEnum):

@@ -45,7 +45,14 @@ from sqlalchemy.orm import aliased
 
 from app import timemath
 from app.extensions import DbSession
-from app.models import Execution, ExecutionStatus, JobStatus, JobType, ScheduledJob
+from app.models import (
+    FAILURE_STATUSES,
+    Execution,
+    ExecutionStatus,
+    JobStatus,
+    JobType,
+    ScheduledJob,
+)
 from app.services.calendar import density, repeat
 from app.services.calendar.occurrences import PAUSED, SCHEDULED
 from app.services.calendar.window import Window
@@ -56,7 +63,6 @@ _EPSILON = timedelta(microseconds=1)
 # few its jobs (the issue: "never computes more than 10,000 occurrences: beyond, it aggregates").
 LISTED_AFTER = 10_000
 _PENDING = ExecutionStatus.PENDING.value
-FAILED = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Summary:
     @property
     def failed(self) -> int:
         """Failed or timed-out runs."""
-        return sum(self.outcomes.get(status, 0) for status in FAILED)
+        return sum(self.outcomes.get(status, 0) for status in FAILURE_STATUSES)
 
     @property
     def count(self) -> int:

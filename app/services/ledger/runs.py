@@ -18,6 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import DbSession
 from app.models import (
+    FAILURE_STATUSES,
     Execution,
     ExecutionStatus,
     ScheduledJob,
@@ -266,7 +267,8 @@ def finish(
     started = started or now
     phase = _END_PHASES[outcome.status.value]
     if session.get_bind().dialect.name == "postgresql":
-        statement = statements.summary_then_end(_failed(outcome.status.value), phase)
+        failed = outcome.status.value in FAILURE_STATUSES
+        statement = statements.summary_then_end(failed, phase)
     else:
         _update_job_summary(session, job_id, outcome.status.value, started)
         statement = statements.end(phase)
@@ -330,12 +332,9 @@ def _update_job_summary(
 ) -> None:
     """last_run_time, last_status and the failure streak, updated atomically."""
     session.connection().execute(
-        statements.summary(_failed(status)), {"job": job_id, "started": started, "outcome": status}
+        statements.summary(status in FAILURE_STATUSES),
+        {"job": job_id, "started": started, "outcome": status},
     )
-
-
-def _failed(status: str) -> bool:
-    return status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 
 
 def fail_lost(

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from app.extensions import DbSession
-from app.models import Execution, ExecutionStatus, ScheduledJob
+from app.models import FAILURE_STATUSES, Execution, ExecutionStatus, ScheduledJob
 from app.services.batches import chunks
 from app.services.ledger import overlap
 
@@ -30,7 +30,6 @@ _FINISHED = (
     ExecutionStatus.FAILED.value,
     ExecutionStatus.TIMEOUT.value,
 )
-_FAILURES = frozenset({ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value})
 _Last = aliased(Execution)
 
 
@@ -60,7 +59,7 @@ def job_summaries(
             last_duration_seconds=duration,
             next_run_time=next_run,
             succeeded_24h=counts[job_id, ExecutionStatus.SUCCESS.value],
-            failed_24h=sum(counts[job_id, failure] for failure in _FAILURES),
+            failed_24h=sum(counts[job_id, failure] for failure in FAILURE_STATUSES),
             running=running[job_id],
         )
         for job_id, (next_run, status, duration) in lasts.items()

@@ -12,12 +12,11 @@ from werkzeug.wrappers import Response
 
 from app import htmx
 from app.extensions import db
-from app.models import User
+from app.models import FAILURE_STATUSES, User
 from app.services.failures import groups, retry_queue
 from app.web.failed import bp
 from app.web.jobs.table import filter_choices
 from app.web.runs.filters import (
-    FAILED_OUTCOMES,
     TRIGGER_LABELS,
     TRIGGERS,
     FailedState,
@@ -50,7 +49,7 @@ def region_context(user: User, state: FailedState) -> dict[str, Any]:
         "pages": max(1, -(-total // PER_PAGE)),
         "choices": {
             "tasks": filter_choices(user)["tasks"],
-            "outcomes": FAILED_OUTCOMES,
+            "outcomes": FAILURE_STATUSES,
             "triggers": [(value, TRIGGER_LABELS.get(value, value)) for value in TRIGGERS],
         },
     }

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
-from app.models import ExecutionStatus, RetryStatus, TriggeredBy
+from app.models import FAILURE_STATUSES, ExecutionStatus, RetryStatus, TriggeredBy
 from app.services.failures.filters import RetryFilters
 from app.services.ledger.executions import HistoryFilters
 from app.web.i18n import select_timezone
@@ -27,7 +27,6 @@ MAX_TEXT = 200
 OUTCOMES = tuple(status.value for status in ExecutionStatus)
 TRIGGERS = tuple(trigger.value for trigger in TriggeredBy)
 RETRY_STATUSES = (RetryStatus.PENDING.value, RetryStatus.CLAIMED.value, RetryStatus.DEAD.value)
-FAILED_OUTCOMES = (ExecutionStatus.FAILED.value, ExecutionStatus.TIMEOUT.value)
 WINDOWS = ("scheduled", "started")
 VIEWS = ("", "groups")
 TRIGGER_LABELS = {
@@ -169,7 +168,7 @@ def parse_failed(args: MultiDict[str, str]) -> FailedState:
     """The failed-tasks list's state from a query string (or a bulk form's fields)."""
     page = args.get("page", "1")
     return FailedState(
-        outcome=_choice(args.get("outcome"), FAILED_OUTCOMES),
+        outcome=_choice(args.get("outcome"), FAILURE_STATUSES),
         status=_choice(args.get("status"), RETRY_STATUSES),
         view=_choice(args.get("view"), VIEWS),
         group=_text(args, "group", 255),
