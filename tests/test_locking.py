@@ -53,13 +53,9 @@ def _claim_in_thread(app, execution_id, worker: str, outcome: dict[str, object])
     return thread
 
 
-def _row(job, **fields) -> Execution:
-    now = utcnow()
-    values = {"status": "queued", "scheduled_for": now, "triggered_by": "scheduler"}
-    row = Execution(job=job, **(values | fields))
-    db.session.add(row)
-    db.session.commit()
-    return row
+def _queued(make_execution, job, **fields) -> Execution:
+    values = {"status": "queued", "scheduled_for": utcnow(), "triggered_by": "scheduler"}
+    return make_execution(job, **(values | fields))
 
 
 def _status(row: Execution) -> str:
@@ -67,9 +63,9 @@ def _status(row: Execution) -> str:
     return db.session.get(Execution, row.id).status
 
 
-def test_a_manual_claim_does_not_wait_for_its_job(postgres, app, editor, make_job):
+def test_a_manual_claim_does_not_wait_for_its_job(postgres, app, editor, make_job, make_execution):
     job = make_job(editor, max_instances=1)
-    manual = _row(job, triggered_by="manual")
+    manual = _queued(make_execution, job, triggered_by="manual")
     outcome: dict[str, object] = {}
     with Session(db.engine) as scheduler:
         runs.lock_jobs(scheduler, [job.id])  # the scheduler holds the job
@@ -80,9 +76,11 @@ def test_a_manual_claim_does_not_wait_for_its_job(postgres, app, editor, make_jo
     assert outcome["w:1"] is not None and _status(manual) == "running"
 
 
-def test_two_limited_claims_never_both_start_past_the_limit(postgres, app, editor, make_job):
+def test_two_limited_claims_never_both_start_past_the_limit(
+    postgres, app, editor, make_job, make_execution
+):
     job = make_job(editor, max_instances=1, overlap_policy="skip")
-    first, second = _row(job), _row(job)
+    first, second = _queued(make_execution, job), _queued(make_execution, job)
     outcome: dict[str, object] = {}
     with Session(db.engine) as scheduler, Session(db.engine) as observer:
         runs.lock_jobs(scheduler, [job.id])  # both claims line up behind the job's lock
@@ -98,10 +96,12 @@ def test_two_limited_claims_never_both_start_past_the_limit(postgres, app, edito
     assert sum(result is not None for result in outcome.values()) == 1
 
 
-def test_a_limit_lowered_while_a_claim_waits_is_obeyed(postgres, app, editor, make_job):
+def test_a_limit_lowered_while_a_claim_waits_is_obeyed(
+    postgres, app, editor, make_job, make_execution
+):
     job = make_job(editor, max_instances=2, overlap_policy="skip")
-    _row(job, status="running", started_at=utcnow())
-    waiting = _row(job)
+    _queued(make_execution, job, status="running", started_at=utcnow())
+    waiting = _queued(make_execution, job)
     outcome: dict[str, object] = {}
     with Session(db.engine) as editing, Session(db.engine) as observer:
         runs.lock_jobs(editing, [job.id])
@@ -115,9 +115,11 @@ def test_a_limit_lowered_while_a_claim_waits_is_obeyed(postgres, app, editor, ma
     assert outcome == {"w:1": None} and _status(waiting) == "skipped"
 
 
-def test_a_slot_closed_while_its_claim_waits_stays_closed(postgres, app, editor, make_job):
+def test_a_slot_closed_while_its_claim_waits_stays_closed(
+    postgres, app, editor, make_job, make_execution
+):
     job = make_job(editor, max_instances=1)
-    slot = _row(job)
+    slot = _queued(make_execution, job)
     outcome: dict[str, object] = {}
     with Session(db.engine) as scheduler, Session(db.engine) as observer:
         runs.lock_jobs(scheduler, [job.id])
