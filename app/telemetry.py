@@ -131,10 +131,14 @@ def slots_fired(fired: Iterable[tuple[str, float]]) -> None:
 
 
 def run_ended(task: str, status: str, seconds: float | None) -> None:
-    """Count a run's outcome; observe its duration when it really ran."""
-    RUNS_ENDED.labels(status=status, task=task).inc()
+    """Count a run's outcome; observe its duration when it really ran.
+
+    The duration goes first: with the multiprocess directory each metric is its
+    own file, so a scrape between the two writes would see the end without it.
+    """
     if seconds is not None:
         RUN_DURATION.labels(task=task).observe(max(seconds, 0.0))
+    RUNS_ENDED.labels(status=status, task=task).inc()
 
 
 def leadership(instance: str, token: int | None) -> None:
