@@ -33,6 +33,7 @@ from app.api.constraints import (
 )
 from app.models import Backoff, ExecutionStatus, JobStatus, MisfirePolicy, OverlapPolicy
 from app.services import limits
+from app.tasks.registry import TASK_NAME_RE
 
 
 def _printable(value: str) -> str:
@@ -81,8 +82,11 @@ Name = Annotated[
 QueueName = Annotated[str, Field(pattern=limits.QUEUE_PATTERN)]
 JsonObject = dict[str, Any]
 ScheduleConfig = Annotated[JsonObject, Documented(schedule_config_schema())]
+# The pattern is checked, not only documented: a filter compares it in SQL.
 TaskName = Annotated[
-    str, Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high), Documented(TASK_NAME_SCHEMA)
+    str,
+    Field(max_length=limits.TASK_FUNCTION_NAME_LENGTH.high, pattern=TASK_NAME_RE.pattern),
+    Documented(TASK_NAME_SCHEMA),
 ]
 
 
